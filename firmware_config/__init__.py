@@ -1,0 +1,1 @@
+"""Doorstep firmware_config package."""

@@ -1,0 +1,1 @@
+"""Doorstep mobile_api package."""

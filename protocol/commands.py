@@ -1,0 +1,129 @@
+"""Commands (hub -> device) and acknowledgements (device -> hub).
+
+Both travel inside a ``SignedEnvelope`` (see ``protocol.signing``). A command
+binds target device, action, a unique id, a counter larger than any the device
+accepted before, who asked, and an expiry that does not depend on the device's
+wall clock: ``boot_id`` + ``not_after_monotonic_ms`` are read against the
+device's own monotonic clock, which the device reports in status and telemetry.
+A command for an older boot is refused, so nothing signed before a reboot can be
+replayed after it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field, NonNegativeInt, PositiveInt, TypeAdapter, model_validator
+
+from .base import BootId, DeviceIdField, MessageId, ProtocolModel, Timestamp
+from .device import LockState
+
+MAX_COMMAND_LIFETIME_S = 30
+
+
+class CommandBase(ProtocolModel):
+    device: DeviceIdField = Field(description="The only device that may execute this command.")
+    id: MessageId
+    counter: PositiveInt = Field(description="Must exceed every counter the device accepted.")
+    issued_at: Timestamp = Field(description="Hub time of signing.")
+    expires_at: Timestamp = Field(
+        description="Hub time after which the command is void (checked when the clock is synced)."
+    )
+    boot_id: BootId = Field(description="The device boot this command is for.")
+    not_after_monotonic_ms: NonNegativeInt = Field(
+        description="Deadline on the device's monotonic clock for that boot."
+    )
+    requested_by: str = Field(
+        min_length=1, max_length=64, description="Opaque id of the person (or service) asking."
+    )
+
+    @model_validator(mode="after")
+    def _short_lived(self) -> CommandBase:
+        lifetime = (self.expires_at - self.issued_at).total_seconds()
+        if not 0 < lifetime <= MAX_COMMAND_LIFETIME_S:
+            raise ValueError(
+                f"command lifetime must be within (0, {MAX_COMMAND_LIFETIME_S}] s, got {lifetime}"
+            )
+        return self
+
+
+class UnlockDoor(CommandBase):
+    """Release the lock for ``hold_s`` seconds (device default if omitted), then re-lock."""
+
+    action: Literal["unlock"] = "unlock"
+    hold_s: float | None = Field(default=None, gt=0, le=30)
+
+
+class TakeSnapshot(CommandBase):
+    action: Literal["snapshot"] = "snapshot"
+
+
+class StartLiveView(CommandBase):
+    """Publish a snapshot every ``interval_ms`` for ``duration_s``; stops by itself."""
+
+    action: Literal["live_view"] = "live_view"
+    duration_s: PositiveInt = Field(le=300)
+    interval_ms: PositiveInt = Field(ge=100, le=10_000)
+
+
+class StopLiveView(CommandBase):
+    action: Literal["stop_live_view"] = "stop_live_view"
+
+
+class SetPrivacy(CommandBase):
+    action: Literal["set_privacy"] = "set_privacy"
+    privacy: bool
+
+
+AnyCommand = Annotated[
+    UnlockDoor | TakeSnapshot | StartLiveView | StopLiveView | SetPrivacy,
+    Field(discriminator="action"),
+]
+COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
+
+
+class AckOutcome(StrEnum):
+    EXECUTED = "executed"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class RejectReason(StrEnum):
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_KEY = "unknown_key"
+    WRONG_DEVICE = "wrong_device"
+    EXPIRED = "expired"
+    STALE_BOOT = "stale_boot"
+    COUNTER_REPLAYED = "counter_replayed"
+    DUPLICATE_ID = "duplicate_id"
+    UNSUPPORTED = "unsupported"
+    BUSY = "busy"
+    PRIVACY = "privacy"
+    HARDWARE_FAULT = "hardware_fault"
+    RATE_LIMITED = "rate_limited"
+
+
+class CommandAck(ProtocolModel):
+    """The device's signed answer to a command, whatever happened to it."""
+
+    device: DeviceIdField
+    command_id: MessageId | None = Field(
+        description="The command answered; null if it was too malformed to read an id."
+    )
+    action: str | None = Field(default=None, max_length=32)
+    outcome: AckOutcome
+    reason: RejectReason | None = Field(default=None, description="Set unless executed.")
+    detail: str = Field(default="", max_length=500)
+    lock: LockState = Field(description="Lock state after handling the command.")
+    counter: NonNegativeInt = Field(description="Highest accepted counter after handling.")
+    boot_id: BootId
+    at: Timestamp
+    monotonic_ms: NonNegativeInt
+
+    @model_validator(mode="after")
+    def _reason_matches_outcome(self) -> CommandAck:
+        if (self.outcome is AckOutcome.EXECUTED) != (self.reason is None):
+            raise ValueError("reason must be set exactly when the outcome is not 'executed'")
+        return self
