@@ -1,0 +1,392 @@
+"""The edge agent: wires doorbell, lock, door contact and camera to the protocol.
+
+Hardware callbacks and MQTT callbacks only enqueue; one worker thread does the
+work in order. Every event goes through the durable outbox before it is sent.
+
+    >>> agent = EdgeAgent(device_id, peripherals, link_settings, outbox,
+    ...                   hub_key, device_key, AgentOptions())      # doctest: +SKIP
+    >>> agent.start(); ...; agent.stop()                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from hardware.imaging import encode_jpeg, resize_to_width
+from hardware.interfaces import Hardware, IndicatorPattern
+from protocol.codec import WireProperties, encode, encode_signed
+from protocol.commands import AckOutcome, AnyCommand, RejectReason
+from protocol.device import LockState
+from protocol.events import (
+    DoorbellRang,
+    DoorClosed,
+    DoorOpened,
+    EventBase,
+    LockCause,
+    LockChanged,
+    OutboxOverflowed,
+    PrivacyChanged,
+    TamperDetected,
+    TamperReason,
+)
+from protocol.ids import new_message_id
+from protocol.mqtt import LinkSettings, MqttLink
+from protocol.signing import sign
+from protocol.topics import TopicKind, device_filter
+
+from .clock import AgentClock
+from .command_guard import CommandGuard, Verdict
+from .frames import FrameBuffer
+from .lock_service import LockService
+from .messages import MessageFactory
+from .options import AgentOptions
+from .outbox import Outbox
+from .publisher import OutboxPublisher
+from .telemetry import TelemetryReporter
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AgentOptions", "EdgeAgent"]
+
+
+class EdgeAgent:
+    def __init__(
+        self,
+        device_id: str,
+        hardware: Hardware,
+        link_settings: LinkSettings,
+        outbox: Outbox,
+        hub_key: Ed25519PublicKey,
+        device_key: Ed25519PrivateKey,
+        options: AgentOptions | None = None,
+        clock: AgentClock | None = None,
+    ) -> None:
+        self.device_id = device_id
+        self.hw = hardware
+        self.options = options or AgentOptions()
+        self.clock = clock or AgentClock()
+        self.outbox = outbox
+        self.device_key = device_key
+        self.make = MessageFactory(device_id, self.clock)
+        self.guard = CommandGuard(device_id, hub_key, self.clock, outbox)
+        will = encode(self.make.status(online=False))
+        self.link = MqttLink(replace(link_settings, will=will, clean_start=True))
+        self.publisher = OutboxPublisher(outbox, self.link)
+        o = self.options
+        self.lock = LockService(
+            hardware.lock,
+            hardware.door_contact,
+            hardware.indicator,
+            self._lock_report,
+            hold_s=o.hold_s,
+            jam_timeout_s=o.jam_timeout_s,
+            kind=o.lock_kind,
+        )
+        self.frames = (
+            FrameBuffer(
+                hardware.camera,
+                size=o.buffer_frames,
+                interval_s=o.frame_interval_s,
+                on_lost=self._camera_lost,
+                on_restored=self._camera_restored,
+            )
+            if hardware.camera is not None
+            else None
+        )
+        self.telemetry = TelemetryReporter(self, interval_s=o.heartbeat_s)
+        self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name="edge-worker", daemon=True)
+        self._last_ring = -1e9
+        self._last_state_seq = 0
+        self._rejections: list[float] = []
+        self._live_stop = threading.Event()
+        self.suppressed_presses = 0
+        self.started_at = time.monotonic()
+
+    # -- lifecycle -----------------------------------------------------------
+    def start(self) -> None:
+        # Safety first: the lock is engaged before anything else happens.
+        self.lock.boot()
+        self._worker.start()
+        self.publisher.start()
+        self.link.on_connected = self._connected
+        self.link.subscribe(device_filter(TopicKind.COMMAND, self.device_id), self._on_command)
+        self.link.subscribe(device_filter(TopicKind.SYNC, self.device_id), self.publisher.on_sync)
+        self.hw.doorbell.on_press(lambda: self._jobs.put(self._ring))
+        if self.hw.door_contact is not None:
+            self.hw.door_contact.on_open(lambda: self._jobs.put(self._door_opened))
+            self.hw.door_contact.on_close(lambda: self._jobs.put(self._door_closed))
+        if self.frames is not None:
+            self.frames.pause(self.privacy)
+            self.frames.start()
+        self.telemetry.start()
+        self.link.start_background()
+
+    def stop(self) -> None:
+        self._live_stop.set()
+        self.telemetry.stop()
+        if self.link.connected:
+            self.link.publish(encode(self.make.status(online=False))).wait_for_publish(2)
+        self.link.stop()
+        self._jobs.put(None)
+        self._worker.join(5)
+        self.publisher.stop()
+        if self.frames is not None:
+            self.frames.stop()
+        self.hw.doorbell.on_press(None)
+        self.lock.close()
+
+    def _connected(self) -> None:
+        # Network thread: publish presence and current state, resend the outbox.
+        self.link.publish(encode(self.make.status(online=True)))
+        self._publish_state()
+        self.publisher.reconnected()
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            try:
+                job()
+            except Exception:  # one failing job must not stop the agent
+                log.exception("edge job failed")
+
+    def run_soon(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def alive(self, timeout: float = 5.0) -> bool:
+        """True if the worker answers within ``timeout``: what the systemd watchdog checks."""
+        done = threading.Event()
+        self._jobs.put(done.set)
+        return done.wait(timeout)
+
+    # -- state ---------------------------------------------------------------
+    @property
+    def privacy(self) -> bool:
+        return self.outbox.get_state("privacy", "0") == "1"
+
+    def _publish_state(self) -> None:
+        state = self.make.state(
+            self.lock.state, self.lock.door_state(), self.privacy, self._last_state_seq
+        )
+        self.link.publish(encode(state))
+
+    def emit(self, cls: type[EventBase], **fields: Any) -> int:
+        """Write an event to the outbox, then let the publisher send it."""
+        seq = self.outbox.append(lambda s: encode(self.make.event(cls, s, **fields)), "event")
+        self.publisher.kick()
+        return seq
+
+    def _lock_report(self, state: LockState, cause: LockCause, command_id: str | None) -> None:
+        self._last_state_seq = self.emit(
+            LockChanged,
+            state=state,
+            cause=cause,
+            command_id=command_id,
+            door=self.lock.door_state(),
+        )
+        self._publish_state()
+
+    # -- doorbell and door ----------------------------------------------------
+    def _ring(self) -> None:
+        now = time.monotonic()
+        if now - self._last_ring < self.options.cooldown_s:
+            self.suppressed_presses += 1
+            return
+        self._last_ring = now
+        self._show(IndicatorPattern.NOTIFYING)
+        ring_id = new_message_id()
+        snapshot_id = self._snapshot("ring", event_id=ring_id)
+        self.emit(DoorbellRang, id=ring_id, snapshot_id=snapshot_id)
+
+    def _snapshot(
+        self, reason: str, *, event_id: str | None = None, command_id: str | None = None
+    ) -> str | None:
+        """Encode the best recent frame and put it in the outbox; its id, or None."""
+        if self.frames is None or self.privacy:
+            return None
+        frame = self.frames.best()
+        if frame is None:
+            return None
+        frame = resize_to_width(frame, self.options.snapshot_width)
+        height, width = frame.shape[:2]
+        jpeg = encode_jpeg(frame, None, self.options.jpeg_quality)
+        snapshot_id = new_message_id()
+        self.outbox.append(
+            lambda s: encode(
+                self.make.snapshot(
+                    jpeg,
+                    s,
+                    snapshot_id=snapshot_id,
+                    width=width,
+                    height=height,
+                    reason=reason,
+                    event_id=event_id,
+                    command_id=command_id,
+                )
+            ),
+            "snapshot",
+        )
+        self.publisher.kick()
+        return snapshot_id
+
+    def _door_opened(self) -> None:
+        self._last_state_seq = self.emit(DoorOpened)
+        self._publish_state()
+
+    def _door_closed(self) -> None:
+        self._last_state_seq = self.emit(DoorClosed)
+        self._publish_state()
+        self.lock.door_closed()
+
+    def _camera_lost(self, detail: str) -> None:
+        self._jobs.put(
+            lambda: self.emit(TamperDetected, reason=TamperReason.CAMERA_LOST, detail=detail[:500])
+        )
+
+    def _camera_restored(self) -> None:
+        self._jobs.put(lambda: self.emit(TamperDetected, reason=TamperReason.CAMERA_RESTORED))
+
+    def report_drops(self) -> None:
+        """Enforce the outbox bounds; tell the hub which sequence numbers will never come."""
+        for drop in self.outbox.enforce_bounds():
+            for i in range(0, len(drop.seqs), 10_000):
+                self.emit(
+                    OutboxOverflowed, dropped_seqs=drop.seqs[i : i + 10_000], reason=drop.reason
+                )
+
+    def _show(self, pattern: IndicatorPattern) -> None:
+        try:
+            self.hw.indicator.show(pattern)
+        except Exception:
+            log.exception("indicator failed")
+
+    # -- commands --------------------------------------------------------------
+    def _on_command(self, _topic: str, payload: bytes, _props: WireProperties) -> None:
+        self._jobs.put(lambda: self._handle_command(payload))
+
+    def _handle_command(self, payload: bytes) -> None:
+        verdict = self.guard.check(payload)
+        if verdict.command is None:
+            self._rejected(verdict)
+            return
+        command = verdict.command
+        handler = getattr(self, f"_do_{command.action}")
+        handler(command)
+
+    def _rejected(self, verdict: Verdict) -> None:
+        now = time.monotonic()
+        self._rejections = [t for t in self._rejections if now - t < 60] + [now]
+        count = len(self._rejections)
+        limit = self.options.max_rejection_acks_per_min
+        if count == limit + 1:
+            self.emit(
+                TamperDetected,
+                reason=TamperReason.REPEATED_BAD_COMMANDS,
+                detail=f"more than {limit} rejected commands in a minute",
+            )
+        if count > limit:
+            return  # answering a flood would only amplify it
+        log.warning(
+            "rejected command %s: %s (%s)", verdict.command_id, verdict.reason, verdict.detail
+        )
+        self._ack(
+            verdict.command_id, verdict.action, AckOutcome.REJECTED, verdict.reason, verdict.detail
+        )
+
+    def _ack(
+        self,
+        command_id: str | None,
+        action: str | None,
+        outcome: AckOutcome,
+        reason: RejectReason | None = None,
+        detail: str = "",
+    ) -> None:
+        ack = self.make.ack(
+            command_id=command_id,
+            action=action,
+            outcome=outcome,
+            lock=self.lock.state,
+            counter=self.guard.counter,
+            reason=reason,
+            detail=detail,
+        )
+        envelope = sign(ack, self.device_key)
+        self.link.publish(encode_signed(TopicKind.ACK, self.device_id, envelope))
+
+    def _do_unlock(self, command: AnyCommand) -> None:
+        outcome = self.lock.unlock(command.id, getattr(command, "hold_s", None))
+        if outcome.ok:
+            self._ack(command.id, command.action, AckOutcome.EXECUTED)
+        else:
+            self._ack(
+                command.id,
+                command.action,
+                AckOutcome.FAILED,
+                RejectReason.HARDWARE_FAULT,
+                outcome.detail,
+            )
+
+    def _do_snapshot(self, command: AnyCommand) -> None:
+        if self.privacy:
+            self._ack(
+                command.id,
+                command.action,
+                AckOutcome.REJECTED,
+                RejectReason.PRIVACY,
+                "privacy switch is on",
+            )
+            return
+        if self._snapshot("request", command_id=command.id) is None:
+            self._ack(
+                command.id,
+                command.action,
+                AckOutcome.FAILED,
+                RejectReason.HARDWARE_FAULT,
+                "no camera frame available",
+            )
+            return
+        self._ack(command.id, command.action, AckOutcome.EXECUTED)
+
+    def _do_live_view(self, command: AnyCommand) -> None:
+        if self.privacy:
+            self._ack(
+                command.id,
+                command.action,
+                AckOutcome.REJECTED,
+                RejectReason.PRIVACY,
+                "privacy switch is on",
+            )
+            return
+        self._live_stop.set()
+        stop = self._live_stop = threading.Event()
+        deadline = time.monotonic() + command.duration_s  # type: ignore[union-attr]
+        interval = command.interval_ms / 1000  # type: ignore[union-attr]
+
+        def tick() -> None:
+            while not stop.wait(interval) and time.monotonic() < deadline:
+                self._jobs.put(lambda: self._snapshot("live_view", command_id=command.id))
+
+        threading.Thread(target=tick, name="live-view", daemon=True).start()
+        self._ack(command.id, command.action, AckOutcome.EXECUTED)
+
+    def _do_stop_live_view(self, command: AnyCommand) -> None:
+        self._live_stop.set()
+        self._ack(command.id, command.action, AckOutcome.EXECUTED)
+
+    def _do_set_privacy(self, command: AnyCommand) -> None:
+        privacy = bool(command.privacy)  # type: ignore[union-attr]
+        self.outbox.set_state("privacy", "1" if privacy else "0")
+        if privacy:
+            self._live_stop.set()
+        if self.frames is not None:
+            self.frames.pause(privacy)
+        self._last_state_seq = self.emit(PrivacyChanged, privacy=privacy)
+        self._publish_state()
+        self._ack(command.id, command.action, AckOutcome.EXECUTED)
