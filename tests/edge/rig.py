@@ -31,8 +31,8 @@ from protocol import (
     utcnow,
 )
 from protocol.codec import WireMessage, WireProperties
-from protocol.signing import SignedEnvelope
 from protocol.mqtt import LinkSettings, MqttLink
+from protocol.signing import SignedEnvelope
 from protocol.topics import PREFIX
 
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from edge.clock import AgentClock
-from edge.messages import MessageFactory
 from edge.errors import OutboxError
+from edge.messages import MessageFactory
 from edge.outbox import Outbox
 from protocol import DoorOpened, decode, encode
 from protocol.examples import EXAMPLE_JPEG
