@@ -30,6 +30,7 @@ from .errors import (
     SignatureInvalid,
     TopicMismatch,
     UnknownMessage,
+    UnsupportedVersion,
 )
 from .events import (
     AnyEvent,
@@ -92,6 +93,7 @@ __all__ = [
     "TopicMismatch",
     "UnknownMessage",
     "UnlockDoor",
+    "UnsupportedVersion",
     "WireMessage",
     "WireProperties",
     "check_device_id",

@@ -29,7 +29,7 @@ from .events import EVENT_ADAPTER, EVENT_KINDS, EventBase
 from .signing import SignedEnvelope
 from .snapshots import SNAPSHOT_CONTENT_TYPE, SNAPSHOT_META_PROPERTY, Snapshot, SnapshotMeta
 from .topics import ParsedTopic, TopicKind, parse_topic, topic_for
-from .validation import describe_validation_error
+from .validation import check_version, describe_validation_error
 
 MAX_JSON_BYTES = 16 * 1024
 MAX_SNAPSHOT_BYTES = 1024 * 1024
@@ -130,14 +130,37 @@ def encode_signed(
     return _wire(kind, device, _json_bytes(envelope), properties=props)
 
 
+class _NotStrictJson(Exception):
+    """Raised inside ``json.loads`` hooks for input that plain JSON does not allow."""
+
+
+def _reject_constant(name: str) -> None:
+    raise _NotStrictJson(f"{name} is not a JSON value")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Duplicate keys are read differently by different parsers: refuse them outright.
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _NotStrictJson(f"key {key!r} appears twice")
+        obj[key] = value
+    return obj
+
+
 def _load_json(parsed: ParsedTopic, payload: bytes) -> dict[str, Any]:
+    """Size, UTF-8, strict JSON, object and version checks; the schema comes after."""
     if len(payload) > MAX_JSON_BYTES:
         raise PayloadTooLarge(
             f"{parsed.kind.value} from {parsed.device_id}: {len(payload)} bytes, "
             f"limit {MAX_JSON_BYTES}"
         )
     try:
-        data = json.loads(payload.decode("utf-8"))
+        data = json.loads(
+            payload.decode("utf-8"),
+            parse_constant=_reject_constant,
+            object_pairs_hook=_unique_keys,
+        )
     except UnicodeDecodeError as exc:
         raise MalformedMessage(f"{parsed.topic}: payload is not UTF-8 ({exc.reason})") from None
     except json.JSONDecodeError as exc:
@@ -145,16 +168,23 @@ def _load_json(parsed: ParsedTopic, payload: bytes) -> dict[str, Any]:
             f"{parsed.topic}: payload is not JSON ({exc.msg} at line {exc.lineno} "
             f"column {exc.colno})"
         ) from None
+    except _NotStrictJson as exc:
+        raise MalformedMessage(f"{parsed.topic}: payload is not strict JSON ({exc})") from None
+    except RecursionError:
+        raise MalformedMessage(f"{parsed.topic}: payload JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise MalformedMessage(
             f"{parsed.topic}: payload must be a JSON object, got {type(data).__name__}"
         )
+    check_version(data, parsed.topic)
     return data
 
 
-def _validate(parsed: ParsedTopic, validator: Any, data: Any) -> Any:
+def _validate(parsed: ParsedTopic, validator: Any, payload: bytes) -> Any:
+    # Strict JSON validation: "5" is not an integer and "yes" is not a boolean, exactly
+    # as the published JSON Schemas say (lax mode would accept both).
     try:
-        return validator(data)
+        return validator(payload, strict=True)
     except ValidationError as exc:
         raise MessageInvalid(f"{parsed.topic}: {describe_validation_error(exc)}") from None
 
@@ -172,15 +202,19 @@ def decode(topic: str, payload: bytes, properties: WireProperties | None = None)
     parsed = parse_topic(topic)
     if parsed.kind is TopicKind.SNAPSHOT:
         return Decoded(parsed, _decode_snapshot(parsed, payload, properties))
-    data = _load_json(parsed, payload)
+    if parsed.kind is TopicKind.EVENT and parsed.leaf not in EVENT_KINDS:
+        raise UnknownMessage(
+            f"{topic}: unknown event kind {parsed.leaf!r}; v1 defines {sorted(EVENT_KINDS)}"
+        )
+    _load_json(parsed, payload)
     if parsed.kind is TopicKind.EVENT:
-        if parsed.leaf not in EVENT_KINDS:
-            raise UnknownMessage(f"{topic}: unknown event kind {parsed.leaf!r}")
-        message = _validate(parsed, EVENT_ADAPTER.validate_python, data)
+        message = _validate(parsed, EVENT_ADAPTER.validate_json, payload)
         if message.kind != parsed.leaf:
-            raise TopicMismatch(f"{topic}: payload is a {message.kind!r} event")
+            raise TopicMismatch(
+                f"{topic}: payload is a {message.kind!r} event but the topic says {parsed.leaf!r}"
+            )
     else:
-        message = _validate(parsed, _MODELS[parsed.kind].model_validate, data)
+        message = _validate(parsed, _MODELS[parsed.kind].model_validate_json, payload)
     if not isinstance(message, SignedEnvelope):
         _check_device(parsed, message.device)
     return Decoded(parsed, message)
@@ -202,8 +236,12 @@ def _decode_snapshot(
     raw_meta = dict(props.user_properties).get(SNAPSHOT_META_PROPERTY)
     if raw_meta is None:
         raise MalformedMessage(f"{parsed.topic}: user property {SNAPSHOT_META_PROPERTY!r} missing")
-    meta_data = _load_json(parsed, raw_meta.encode())
-    meta = _validate(parsed, SnapshotMeta.model_validate, meta_data)
+    try:
+        raw_meta_bytes = raw_meta.encode()
+    except UnicodeEncodeError:
+        raise MalformedMessage(f"{parsed.topic}: {SNAPSHOT_META_PROPERTY!r} is not UTF-8") from None
+    _load_json(parsed, raw_meta_bytes)
+    meta = _validate(parsed, SnapshotMeta.model_validate_json, raw_meta_bytes)
     _check_device(parsed, meta.device)
     if meta.id != parsed.leaf:
         raise TopicMismatch(f"{parsed.topic}: metadata is for snapshot {meta.id}")

@@ -23,6 +23,8 @@ MAX_COMMAND_LIFETIME_S = 30
 
 
 class CommandBase(ProtocolModel):
+    """What every command binds; ``expires_at - issued_at`` must be within (0, 30] s."""
+
     device: DeviceIdField = Field(description="The only device that may execute this command.")
     id: MessageId
     counter: PositiveInt = Field(description="Must exceed every counter the device accepted.")
@@ -52,10 +54,14 @@ class UnlockDoor(CommandBase):
     """Release the lock for ``hold_s`` seconds (device default if omitted), then re-lock."""
 
     action: Literal["unlock"] = "unlock"
-    hold_s: float | None = Field(default=None, gt=0, le=30)
+    hold_s: float | None = Field(
+        default=None, gt=0, le=30, description="Seconds to hold the lock released."
+    )
 
 
 class TakeSnapshot(CommandBase):
+    """Capture one snapshot now (unless privacy is on) and publish it."""
+
     action: Literal["snapshot"] = "snapshot"
 
 
@@ -63,17 +69,23 @@ class StartLiveView(CommandBase):
     """Publish a snapshot every ``interval_ms`` for ``duration_s``; stops by itself."""
 
     action: Literal["live_view"] = "live_view"
-    duration_s: PositiveInt = Field(le=300)
-    interval_ms: PositiveInt = Field(ge=100, le=10_000)
+    duration_s: PositiveInt = Field(le=300, description="How long to keep publishing.")
+    interval_ms: PositiveInt = Field(
+        ge=100, le=10_000, description="Milliseconds between snapshots."
+    )
 
 
 class StopLiveView(CommandBase):
+    """Stop a live view before its duration is over."""
+
     action: Literal["stop_live_view"] = "stop_live_view"
 
 
 class SetPrivacy(CommandBase):
+    """Pause (``privacy: true``) or resume the camera."""
+
     action: Literal["set_privacy"] = "set_privacy"
-    privacy: bool
+    privacy: bool = Field(description="True pauses the camera, false resumes it.")
 
 
 AnyCommand = Annotated[
@@ -84,12 +96,16 @@ COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)
 
 
 class AckOutcome(StrEnum):
+    """What became of a command."""
+
     EXECUTED = "executed"
     REJECTED = "rejected"
     FAILED = "failed"
 
 
 class RejectReason(StrEnum):
+    """Why a command was not executed (``rejected``) or did not complete (``failed``)."""
+
     MALFORMED = "malformed"
     BAD_SIGNATURE = "bad_signature"
     UNKNOWN_KEY = "unknown_key"
@@ -112,15 +128,17 @@ class CommandAck(ProtocolModel):
     command_id: MessageId | None = Field(
         description="The command answered; null if it was too malformed to read an id."
     )
-    action: str | None = Field(default=None, max_length=32)
+    action: str | None = Field(
+        default=None, max_length=32, description="The command's action, if it could be read."
+    )
     outcome: AckOutcome
     reason: RejectReason | None = Field(default=None, description="Set unless executed.")
-    detail: str = Field(default="", max_length=500)
+    detail: str = Field(default="", max_length=500, description="Free text for people.")
     lock: LockState = Field(description="Lock state after handling the command.")
     counter: NonNegativeInt = Field(description="Highest accepted counter after handling.")
     boot_id: BootId
-    at: Timestamp
-    monotonic_ms: NonNegativeInt
+    at: Timestamp = Field(description="Device time of the answer.")
+    monotonic_ms: NonNegativeInt = Field(description="Device monotonic clock at the answer.")
 
     @model_validator(mode="after")
     def _reason_matches_outcome(self) -> CommandAck:

@@ -23,6 +23,8 @@ class LockState(StrEnum):
 
 
 class DoorState(StrEnum):
+    """The door as the device's contact sensor sees it."""
+
     OPEN = "open"
     CLOSED = "closed"
     UNKNOWN = "unknown"
@@ -60,11 +62,17 @@ class Telemetry(ProtocolModel):
     at: Timestamp = Field(description="Device wall-clock time (may be wrong without NTP).")
     monotonic_ms: NonNegativeInt = Field(description="Device monotonic clock, ms since boot.")
     clock_synced: bool = Field(description="True when the device believes its wall clock.")
-    uptime_s: NonNegativeInt
-    software_version: str = Field(max_length=64)
-    protocol_version: str = Field(default="1", max_length=16)
-    cpu_temp_c: float | None = Field(default=None, ge=-60, le=150)
-    disk_free_bytes: NonNegativeInt | None = None
+    uptime_s: NonNegativeInt = Field(description="Seconds since the agent started.")
+    software_version: str = Field(max_length=64, description="Version of the device software.")
+    protocol_version: str = Field(
+        default="1", max_length=16, description="Highest schema version the device speaks."
+    )
+    cpu_temp_c: float | None = Field(
+        default=None, ge=-60, le=150, description="CPU temperature in degrees Celsius."
+    )
+    disk_free_bytes: NonNegativeInt | None = Field(
+        default=None, description="Free bytes on the disk holding the outbox."
+    )
     outbox_depth: NonNegativeInt = Field(description="Messages waiting in the outbox.")
     outbox_bytes: NonNegativeInt = Field(default=0, description="Bytes held by the outbox.")
     outbox_dropped: NonNegativeInt = Field(
@@ -74,14 +82,20 @@ class Telemetry(ProtocolModel):
     command_counter: NonNegativeInt = Field(
         default=0, description="Highest command counter accepted so far."
     )
-    heartbeat_interval_s: int = Field(default=30, ge=1, le=3600)
+    heartbeat_interval_s: int = Field(
+        default=30, ge=1, le=3600, description="Seconds until the next heartbeat is due."
+    )
 
 
 class Sync(ProtocolModel):
-    """Retained, hub -> device: every message up to ``stored_through`` is safely stored."""
+    """Retained, hub -> device: every seq up to and including ``stored_through`` is settled.
+
+    Settled = stored durably by the hub, or declared dropped by an ``outbox_overflow``.
+    """
 
     device: DeviceIdField
     stored_through: NonNegativeInt = Field(
-        description="Highest sequence number below which the hub holds every message."
+        description="Every sequence number up to and including this one is stored by the hub "
+        "(or was declared dropped); the device may delete those from its outbox."
     )
-    at: Timestamp
+    at: Timestamp = Field(description="Hub time when this was published.")

@@ -27,6 +27,10 @@ class MessageInvalid(ProtocolError, ValueError):
     """A payload is JSON but does not match its message schema."""
 
 
+class UnsupportedVersion(MessageInvalid):
+    """A payload carries a schema version ``v`` this side does not speak."""
+
+
 class PayloadTooLarge(ProtocolError, ValueError):
     """A payload is bigger than the limit for its topic kind."""
 

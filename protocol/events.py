@@ -22,6 +22,8 @@ from .device import DoorState, LockState
 
 
 class EventBase(ProtocolModel):
+    """The header every event shares; ``kind`` (also the topic's last level) says which."""
+
     device: DeviceIdField
     id: MessageId
     seq: PositiveInt = Field(description="Device sequence number, strictly increasing, from 1.")
@@ -40,14 +42,20 @@ class DoorbellRang(EventBase):
 
 
 class DoorOpened(EventBase):
+    """The door contact opened."""
+
     kind: Literal["door_opened"] = "door_opened"
 
 
 class DoorClosed(EventBase):
+    """The door contact closed."""
+
     kind: Literal["door_closed"] = "door_closed"
 
 
 class LockCause(StrEnum):
+    """Why the lock changed."""
+
     BOOT = "boot"
     COMMAND = "command"
     RELOCK_TIMER = "relock_timer"
@@ -69,6 +77,8 @@ class LockChanged(EventBase):
 
 
 class TamperReason(StrEnum):
+    """What looked like tampering (or its end)."""
+
     CAMERA_LOST = "camera_lost"
     CAMERA_RESTORED = "camera_restored"
     CASE_OPENED = "case_opened"
@@ -76,24 +86,30 @@ class TamperReason(StrEnum):
 
 
 class TamperDetected(EventBase):
+    """Something that may be tampering: camera lost, case opened, repeated bad commands."""
+
     kind: Literal["tamper"] = "tamper"
     reason: TamperReason
-    detail: str = Field(default="", max_length=500)
+    detail: str = Field(default="", max_length=500, description="Free text for people.")
 
 
 class PrivacyChanged(EventBase):
     """The privacy switch paused or resumed the camera."""
 
     kind: Literal["privacy_changed"] = "privacy_changed"
-    privacy: bool
+    privacy: bool = Field(description="True while the camera is paused.")
 
 
 class OutboxOverflowed(EventBase):
     """The outbox had to drop messages; their sequence numbers will never arrive."""
 
     kind: Literal["outbox_overflow"] = "outbox_overflow"
-    dropped_seqs: list[PositiveInt] = Field(max_length=10_000)
-    reason: Literal["bytes", "age", "count"]
+    dropped_seqs: list[PositiveInt] = Field(
+        max_length=10_000, description="Sequence numbers that will never be sent."
+    )
+    reason: Literal["bytes", "age", "count"] = Field(
+        description="Which outbox limit was hit: total bytes, message age or message count."
+    )
 
 
 AnyEvent = Annotated[

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import socket
 import ssl
 import threading
@@ -102,6 +103,10 @@ class MqttLink:
         self._refusal: str | None = None
         self.on_connected: Callable[[], None] | None = None
         self.on_disconnected: Callable[[str], None] | None = None
+        self._attempt = 0
+        self._rng = random.Random()
+        self._pending_subs: set[int] = set()
+        self._subs_done = threading.Condition()
         self._client = self._make_client()
 
     def _make_client(self) -> paho.Client:
@@ -115,8 +120,10 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         client.max_inflight_messages_set(s.max_inflight)
-        client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_max_s)
+        client.on_connect_fail = self._on_connect_fail
+        client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_min_s)
         if s.tls is not None:
             client.tls_set(
                 ca_certs=str(s.tls.ca),
@@ -186,9 +193,12 @@ class MqttLink:
     def subscribe(self, filter_: str, handler: Handler, qos: int = 1) -> None:
         """Subscribe now if connected, and again after every reconnect."""
         self._subs[filter_] = (qos, handler)
-        self._client.message_callback_add(filter_, self._dispatch(handler))
+        # Messages from a shared subscription carry their real topic, so match on the
+        # filter without its "$share/<group>/" prefix.
+        match = filter_.split("/", 2)[2] if filter_.startswith("$share/") else filter_
+        self._client.message_callback_add(match, self._dispatch(handler))
         if self.connected:
-            self._client.subscribe(filter_, options=SubscribeOptions(qos=qos))
+            self._track(self._client.subscribe(filter_, options=SubscribeOptions(qos=qos)))
 
     @staticmethod
     def _dispatch(handler: Handler) -> Callable[[paho.Client, Any, paho.MQTTMessage], None]:
@@ -201,6 +211,18 @@ class MqttLink:
 
         return call
 
+    def _next_reconnect_delay(self) -> None:
+        """Exponential backoff with jitter, so a fleet does not reconnect in lock-step.
+
+        paho doubles its own delay but adds no jitter: we set min == max to the
+        delay we want before each attempt ("equal jitter": half fixed, half random).
+        """
+        s = self.settings
+        ceiling = min(s.reconnect_max_s, s.reconnect_min_s * 2**self._attempt)
+        delay = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+        self._attempt = min(self._attempt + 1, 30)
+        self._client.reconnect_delay_set(delay, delay)  # type: ignore[arg-type]
+
     # -- paho callbacks (network thread: no real work here) ---------------
     def _on_connect(
         self, client: paho.Client, _u: Any, _flags: Any, reason: Any, _props: Any
@@ -210,17 +232,44 @@ class MqttLink:
             self._first_result.set()
             log.warning("MQTT connection refused: %s", reason)
             return
+        self._attempt = 0
+        self._next_reconnect_delay()
         for filter_, (qos, _h) in self._subs.items():
-            client.subscribe(filter_, options=SubscribeOptions(qos=qos))
+            self._track(client.subscribe(filter_, options=SubscribeOptions(qos=qos)))
         self._connected.set()
         self._first_result.set()
         if self.on_connected:
             self.on_connected()
 
+    def _track(self, result: tuple[Any, int | None]) -> None:
+        _rc, mid = result
+        if mid is not None:
+            with self._subs_done:
+                self._pending_subs.add(mid)
+
+    def _on_subscribe(self, _c: paho.Client, _u: Any, mid: int, _codes: Any, _p: Any) -> None:
+        with self._subs_done:
+            self._pending_subs.discard(mid)
+            self._subs_done.notify_all()
+
+    def wait_subscribed(self, timeout: float = 5.0) -> bool:
+        """True once the broker has answered every subscription sent so far."""
+        with self._subs_done:
+            return self._subs_done.wait_for(lambda: not self._pending_subs, timeout)
+
+    def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
+        self._next_reconnect_delay()
+
     def _on_disconnect(
         self, _c: paho.Client, _u: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
         self._connected.clear()
+        if not self._first_result.is_set():
+            # Refused during the TLS handshake (e.g. a revoked certificate): say so now
+            # rather than after start()'s whole timeout.
+            self._refusal = str(reason)
+            self._first_result.set()
+        self._next_reconnect_delay()
         if self.on_disconnected:
             self.on_disconnected(str(reason))
 

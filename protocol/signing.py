@@ -25,7 +25,7 @@ from pydantic import Field, ValidationError
 from .base import ProtocolModel
 from .commands import COMMAND_ADAPTER, AnyCommand, CommandAck
 from .errors import KeyFileError, MessageInvalid, SignatureInvalid, TopicMismatch
-from .validation import describe_validation_error
+from .validation import check_version, describe_validation_error
 
 MAX_SIGNED_PAYLOAD = 4096
 
@@ -33,16 +33,30 @@ MAX_SIGNED_PAYLOAD = 4096
 class SignedEnvelope(ProtocolModel):
     """A signed message: ``sig`` is Ed25519 over the UTF-8 bytes of ``payload``."""
 
-    alg: Literal["Ed25519"] = "Ed25519"
-    kid: str = Field(pattern=r"^[0-9a-f]{16}$", description="Key id of the signer.")
-    payload: str = Field(max_length=MAX_SIGNED_PAYLOAD, description="Canonical JSON body.")
-    sig: str = Field(pattern=r"^[A-Za-z0-9_-]{86}$", description="base64url, no padding.")
+    alg: Literal["Ed25519"] = Field(default="Ed25519", description="Signature algorithm.")
+    kid: str = Field(
+        pattern=r"^[0-9a-f]{16}$",
+        description="Key id of the signer: first 16 hex of SHA-256 of the raw public key.",
+    )
+    payload: str = Field(
+        max_length=MAX_SIGNED_PAYLOAD,
+        description="The signed message as canonical JSON text (sorted keys, no spaces).",
+    )
+    sig: str = Field(
+        pattern=r"^[A-Za-z0-9_-]{86}$",
+        description="Ed25519 over the UTF-8 bytes of payload; base64url, no padding, "
+        "unused bits zero.",
+    )
 
 
 def canonical_json(model: ProtocolModel) -> str:
     """Sorted keys, no spaces, UTF-8: the same model always gives the same text."""
     return json.dumps(
-        model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        model.model_dump(mode="json"),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
     )
 
 
@@ -58,8 +72,12 @@ def sign(model: ProtocolModel, key: Ed25519PrivateKey) -> SignedEnvelope:
     return SignedEnvelope(
         kid=key_id(key.public_key()),
         payload=payload,
-        sig=base64.urlsafe_b64encode(sig).rstrip(b"=").decode(),
+        sig=_b64url(sig),
     )
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def verify(envelope: SignedEnvelope, public_key: Ed25519PublicKey) -> bytes:
@@ -71,13 +89,27 @@ def verify(envelope: SignedEnvelope, public_key: Ed25519PublicKey) -> bytes:
             "check that the device bundle carries the current hub key"
         )
     data = envelope.payload.encode()
+    raw_sig = base64.urlsafe_b64decode(envelope.sig + "==")
+    # 86 characters carry 4 spare bits: only the canonical spelling is accepted, so a
+    # signed message has exactly one valid wire form.
+    if _b64url(raw_sig) != envelope.sig:
+        raise SignatureInvalid("signature is not canonical base64url (spare bits must be zero)")
     try:
-        public_key.verify(base64.urlsafe_b64decode(envelope.sig + "=="), data)
+        public_key.verify(raw_sig, data)
     except (InvalidSignature, ValueError):
         raise SignatureInvalid(
             "signature does not verify: the message was forged or altered"
         ) from None
     return data
+
+
+def _check_signed_version(data: bytes, where: str) -> None:
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return  # not JSON: the schema validation below names the problem
+    if isinstance(parsed, dict):
+        check_version(parsed, where)
 
 
 def open_command(envelope: SignedEnvelope, hub_key: Ed25519PublicKey, device_id: str) -> AnyCommand:
@@ -86,8 +118,9 @@ def open_command(envelope: SignedEnvelope, hub_key: Ed25519PublicKey, device_id:
     Freshness (expiry, boot, counter, id) is the device's job: it needs its state.
     """
     data = verify(envelope, hub_key)
+    _check_signed_version(data, "signed command")
     try:
-        command = COMMAND_ADAPTER.validate_json(data)
+        command = COMMAND_ADAPTER.validate_json(data, strict=True)
     except ValidationError as exc:
         raise MessageInvalid(f"signed command: {describe_validation_error(exc)}") from None
     if command.device != device_id:
@@ -98,8 +131,9 @@ def open_command(envelope: SignedEnvelope, hub_key: Ed25519PublicKey, device_id:
 def open_ack(envelope: SignedEnvelope, device_key: Ed25519PublicKey, device_id: str) -> CommandAck:
     """Verify a device's acknowledgement and check it came from ``device_id``."""
     data = verify(envelope, device_key)
+    _check_signed_version(data, "signed ack")
     try:
-        ack = CommandAck.model_validate_json(data)
+        ack = CommandAck.model_validate_json(data, strict=True)
     except ValidationError as exc:
         raise MessageInvalid(f"signed ack: {describe_validation_error(exc)}") from None
     if ack.device != device_id:

@@ -1,8 +1,16 @@
-"""Turning pydantic's validation errors into one readable line."""
+"""Turning pydantic's validation errors into one readable line, and the version check.
+
+>>> check_version({"v": 1}, "doorstep/v1/door-1a2b3c/status")
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
+
+from .base import SCHEMA_VERSION
+from .errors import MessageInvalid, UnsupportedVersion
 
 
 def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
@@ -15,3 +23,24 @@ def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
     if more > 0:
         parts.append(f"and {more} more")
     return "; ".join(parts)
+
+
+def check_version(data: dict[str, Any], where: str) -> None:
+    """Refuse a payload whose schema version ``v`` is missing or not the one spoken here.
+
+    Checked before the schema so a newer sender hears "unsupported version" rather
+    than a list of fields it does not know.
+    """
+    if "v" not in data:
+        raise MessageInvalid(
+            f"{where}: field 'v' is missing; every payload carries its schema version "
+            f"(v={SCHEMA_VERSION})"
+        )
+    v = data["v"]
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise MessageInvalid(f"{where}: v must be the integer {SCHEMA_VERSION}, got {v!r}")
+    if v != SCHEMA_VERSION:
+        raise UnsupportedVersion(
+            f"{where}: schema version v={v!r} is not supported; this side speaks "
+            f"v={SCHEMA_VERSION} (send v={SCHEMA_VERSION} or upgrade the receiver)"
+        )

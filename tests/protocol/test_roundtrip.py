@@ -34,6 +34,7 @@ def test_unsigned_message_round_trip(link_factory, device, index):
     got = Received()
     sub = link_factory()
     sub.subscribe(f"{PREFIX}/{device}/#", got)
+    assert sub.wait_subscribed()
     pub = link_factory()
     wire = encode(message)
     pub.publish(wire).wait_for_publish(5)
@@ -49,7 +50,9 @@ def test_signed_command_round_trip(link_factory, device, index):
     command = example_commands(device)[index]
     key = example_key()
     got = Received()
-    link_factory().subscribe(f"{PREFIX}/{device}/cmd", got)
+    sub = link_factory()
+    sub.subscribe(f"{PREFIX}/{device}/cmd", got)
+    assert sub.wait_subscribed()
     wire = encode_signed(TopicKind.COMMAND, device, sign(command, key))
     assert not wire.retain
     assert wire.properties.message_expiry_s
@@ -63,7 +66,9 @@ def test_signed_ack_round_trip(link_factory, device):
     key = example_key()
     ack = example_ack(device)
     got = Received()
-    link_factory().subscribe(f"{PREFIX}/{device}/cmd/ack", got)
+    sub = link_factory()
+    sub.subscribe(f"{PREFIX}/{device}/cmd/ack", got)
+    assert sub.wait_subscribed()
     link_factory().publish(encode_signed(TopicKind.ACK, device, sign(ack, key))).wait_for_publish(5)
     topic, payload, props = got.wait_for(1)[0]
     assert open_ack(decode(topic, payload, props).message, key.public_key(), device) == ack
