@@ -1,0 +1,110 @@
+"""The simulated camera: deterministic, shows a visitor when asked, cheap enough for a burst."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import datetime
+
+import cv2
+import numpy as np
+import pytest
+
+from hardware.errors import CameraUnavailable, InvalidCameraSettings
+from hardware.imaging import pick_sharpest, sharpness
+from hardware.sim_camera import SimCamera
+
+T0 = datetime(2025, 3, 1, 10, 0, 0)
+
+
+def fixed(at: datetime = T0):
+    return lambda: at
+
+
+def centre(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    return frame[h // 3 : h, w // 3 : 2 * w // 3].astype(np.int16)
+
+
+def test_same_seed_same_frames() -> None:
+    a = SimCamera(320, 240, seed=11, visitor=True, clock=fixed())
+    b = SimCamera(320, 240, seed=11, visitor=True, clock=fixed())
+    for _ in range(4):
+        assert np.array_equal(a.capture(), b.capture())
+
+
+def test_other_seed_other_scene() -> None:
+    a = SimCamera(320, 240, seed=1, clock=fixed()).capture()
+    b = SimCamera(320, 240, seed=2, clock=fixed()).capture()
+    assert np.abs(a.astype(np.int16) - b).mean() > 5
+
+
+def test_consecutive_frames_carry_sensor_noise_only() -> None:
+    cam = SimCamera(320, 240, seed=3, clock=fixed())
+    a, b = cam.capture().astype(np.int16), cam.capture().astype(np.int16)
+    diff = np.abs(a - b)
+    assert 1.0 < diff.mean() < 12.0  # noise, not a different picture
+    assert cam.frames_captured == 2
+
+
+def test_visitor_appears_in_the_middle_of_the_picture() -> None:
+    empty = SimCamera(640, 480, seed=4, clock=fixed()).capture()
+    cam = SimCamera(640, 480, seed=4, visitor=True, clock=fixed())
+    person = cam.capture()
+    assert np.abs(centre(person) - centre(empty)).mean() > 20
+    h, w = empty.shape[:2]
+    corner = (slice(h // 10, h // 4), slice(w // 8, w // 4))  # houses across the street
+    assert np.abs(person[corner].astype(np.int16) - empty[corner]).mean() < 12
+    cam.visitor = False
+    assert np.abs(centre(cam.capture()) - centre(empty)).mean() < 12
+
+
+def test_timestamp_follows_the_clock() -> None:
+    a = SimCamera(640, 480, seed=6, clock=fixed(T0)).render(0, False, T0)
+    b = SimCamera(640, 480, seed=6, clock=fixed(T0)).render(0, False, T0.replace(hour=11))
+    changed = np.argwhere(np.abs(a.astype(np.int16) - b).sum(axis=2) > 60)
+    assert len(changed) > 20
+    assert changed[:, 0].max() < 480 * 0.1  # only the overlay line at the top changed
+
+
+def test_a_burst_has_sharper_and_blurrier_frames() -> None:
+    cam = SimCamera(640, 480, seed=9, visitor=True, clock=fixed())
+    burst = [cam.capture() for _ in range(8)]
+    scores = [sharpness(f) for f in burst]
+    assert max(scores) > 1.3 * min(scores)
+    index, _ = pick_sharpest(burst)
+    assert scores[index] == max(scores)
+
+
+def test_cut_and_restore() -> None:
+    cam = SimCamera(160, 120, seed=0)
+    cam.cut()
+    with pytest.raises(CameraUnavailable, match="cut"):
+        cam.capture()
+    cam.restore()
+    assert cam.capture().shape == (120, 160, 3)
+
+
+def test_too_small_is_refused() -> None:
+    with pytest.raises(InvalidCameraSettings, match="at least 64x48"):
+        SimCamera(32, 32)
+
+
+@pytest.mark.parametrize(("size", "budget_ms"), [((640, 480), 8.0), ((1280, 720), 20.0)])
+def test_fast_enough_for_a_burst(size: tuple[int, int], budget_ms: float) -> None:
+    cam = SimCamera(*size, seed=2, visitor=True)
+    cam.capture()  # first capture draws the scene
+    times = []
+    for _ in range(15):
+        start = time.perf_counter()
+        cam.capture()
+        times.append((time.perf_counter() - start) * 1000)
+    assert statistics.median(times) < budget_ms, times
+
+
+def test_frames_encode_like_a_real_photo() -> None:
+    frame = SimCamera(640, 480, seed=8, visitor=True, clock=fixed()).capture()
+    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok
+    # A flat synthetic picture would be a few kB; noise and detail make it photo-like.
+    assert 15_000 < len(jpeg) < 150_000
