@@ -1,0 +1,1 @@
+"""Provisioning and broker security, against a real Mosquitto from the generated config."""
