@@ -1,0 +1,170 @@
+"""The hub's database: one engine, sessions as transactions, migrations.
+
+SQLite (the default) runs in WAL mode with ``synchronous=FULL``: the hub tells a
+device "stored through seq N" right after committing, and the device then deletes
+those messages, so a commit must survive a power cut, not only a crash (NORMAL
+would risk the last transactions). Write transactions start with ``BEGIN
+IMMEDIATE`` so a writer takes SQLite's lock up front and waits its turn (busy
+timeout) instead of failing half-way with "database is locked". PostgreSQL needs
+nothing special: pass a ``postgresql+psycopg://`` URL.
+
+    db = Database("sqlite:////tmp/hub.sqlite3")
+    db.upgrade()
+    with db.session() as s:              # one transaction, committed at the end
+        store_event(s, event, received_at=utcnow())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import DatabaseUnavailable, HubError, MigrationError
+from ..settings import HubSettings
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_READ_ONLY = "doorstep_read_only"
+
+
+class Database:
+    """One database (SQLite file or PostgreSQL), its sessions and its schema version."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 15_000, echo: bool = False) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            self.engine = _sqlite_engine(parsed.database, busy_timeout_ms, echo)
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+        else:
+            raise DatabaseUnavailable(
+                f"database URL {parsed.render_as_string(hide_password=True)!r}: only sqlite:/// "
+                "and postgresql+psycopg:// are supported"
+            )
+        self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        reader_options: dict[str, Any] = {_READ_ONLY: True}
+        if self.dialect == "postgresql":
+            # One snapshot for the whole read (SQLite's WAL readers get that anyway), so a
+            # long read such as audit verification never sees appends made half-way through.
+            reader_options["isolation_level"] = "REPEATABLE READ"
+        self._reader = sessionmaker(
+            self.engine.execution_options(**reader_options), expire_on_commit=False
+        )
+
+    @classmethod
+    def from_settings(cls, settings: HubSettings) -> Database:
+        return cls(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+    def __repr__(self) -> str:
+        return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A write transaction: committed when the block ends, rolled back on an error."""
+        with _translated(self), self._writer.begin() as session:
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only transaction on one consistent snapshot (SQLite: no write lock)."""
+        # Closing (not rolling back) ends the transaction but keeps loaded rows readable.
+        with _translated(self), self._reader() as session:
+            yield session
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (default: the newest) with Alembic."""
+        from alembic import command
+
+        cfg = self._alembic_config()
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+        except exc.SQLAlchemyError as err:
+            raise MigrationError(f"migrating {self!r} to {revision} failed: {err}") from err
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with _translated(self), self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
+
+    def require_current_schema(self) -> None:
+        """Raise ``MigrationError`` unless the schema is at the newest revision."""
+        current, head = self.current_revision(), self.head_revision()
+        if current != head:
+            raise MigrationError(
+                f"{self!r} is at schema revision {current or 'none'}, this hub needs {head}: "
+                "run 'doorstep hub migrate'"
+            )
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def _alembic_config(self) -> Any:
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return cfg
+
+
+def _sqlite_engine(path: str | None, busy_timeout_ms: int, echo: bool) -> Engine:
+    if not path or path == ":memory:" or path.startswith("file:"):
+        raise DatabaseUnavailable(
+            f"SQLite database {path or ':memory:'!r}: give a file path, e.g. sqlite:////var/lib/"
+            "doorstep/hub/hub.sqlite3 (several connections must see the same data)"
+        )
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        f"sqlite:///{path}",
+        echo=echo,
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        read_only = conn.get_execution_options().get(_READ_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextmanager
+def _translated(db: Database) -> Iterator[None]:
+    """Turn "cannot reach / lock the database" and bad values into the hub's own errors."""
+    try:
+        yield
+    except exc.StatementError as err:
+        # Our column types refuse bad values (naive times, unknown enum values) with a
+        # HubError, which SQLAlchemy wraps: callers should see the hub's own error.
+        if isinstance(err.orig, HubError):
+            raise err.orig from None
+        if isinstance(err, exc.OperationalError):
+            raise DatabaseUnavailable(
+                f"{db!r}: {err.orig or err} (check the URL, that the server is up, and that no "
+                "other process holds the database lock for long)"
+            ) from err
+        raise

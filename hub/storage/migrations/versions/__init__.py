@@ -1,0 +1,1 @@
+"""Alembic revisions, oldest first. Create one with ``alembic revision --autogenerate``."""

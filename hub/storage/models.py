@@ -1,0 +1,59 @@
+"""Every table of the hub, in one import (Alembic compares the schema against this).
+
+>>> from hub.storage.models import Base
+>>> "events" in Base.metadata.tables
+True
+"""
+
+from __future__ import annotations
+
+from .models_audit import AuditCheckpointRow, AuditEntryRow, AuditHead
+from .models_commands import (
+    Alert,
+    AlertKind,
+    AlertStatus,
+    Command,
+    CommandCounter,
+    CommandStatus,
+)
+from .models_events import (
+    AbandonedSeq,
+    Event,
+    EventConflict,
+    GapStatus,
+    IngestCounter,
+    SequenceGap,
+    StoredSnapshot,
+)
+from .models_registry import Device, DeviceHealth, Grant, Home, Membership, Person, Role
+from .types import Base
+
+__all__ = [
+    "AbandonedSeq",
+    "Account",
+    "Alert",
+    "AlertKind",
+    "AlertStatus",
+    "AuditCheckpointRow",
+    "AuditEntryRow",
+    "AuditHead",
+    "Base",
+    "Command",
+    "CommandCounter",
+    "CommandStatus",
+    "Device",
+    "DeviceHealth",
+    "Event",
+    "EventConflict",
+    "GapStatus",
+    "Grant",
+    "Home",
+    "IngestCounter",
+    "Invitation",
+    "Membership",
+    "Person",
+    "Role",
+    "SequenceGap",
+    "StoredSnapshot",
+    "WebSession",
+]
