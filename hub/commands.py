@@ -1,0 +1,380 @@
+"""The command service: authorise, sign, send and track commands to doors.
+
+Every step lands in the audit log: requested, sent, acknowledged (with the
+device's signed answer), rejected, timed out. A command without an answer in
+time is ``unknown``, never "failed", and is never retried automatically.
+
+    ticket = commands.request(device_id, "unlock", person_id=pid, reason="carer")
+    commands.wait(ticket.id, timeout=10)   # -> "acknowledged", "rejected", "unknown", ...
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy.orm import Session
+
+from protocol.base import utcnow
+from protocol.codec import encode_signed
+from protocol.commands import (
+    AckOutcome,
+    SetPrivacy,
+    StartLiveView,
+    StopLiveView,
+    TakeSnapshot,
+    UnlockDoor,
+)
+from protocol.ids import new_message_id
+from protocol.mqtt import MqttLink
+from protocol.signing import SignedEnvelope, open_ack, sign
+from protocol.topics import TopicKind
+
+from .audit import AuditAction, append, command_ref, device_ref, make_checkpoint, person_ref
+from .bus import Notice, NoticeBus
+from .errors import HubError
+from .handlers import HandlerContext
+from .policy import Permission, by_grant, require
+from .runtime_settings import HubRuntimeSettings
+from .storage import (
+    allocate_command_counter,
+    commands_of,
+    count_rejected,
+    create_command,
+    get_command,
+    mark_failed,
+    mark_sent,
+    mark_unknown,
+    raise_alert,
+    record_ack,
+)
+from .storage.database import Database
+from .storage.devices import get_device
+from .storage.models_commands import AlertKind
+from .storage.models_registry import DeviceHealth
+
+log = logging.getLogger(__name__)
+
+ACTIONS: dict[str, tuple[type, Permission]] = {
+    "unlock": (UnlockDoor, Permission.UNLOCK),
+    "snapshot": (TakeSnapshot, Permission.LIVE_VIEW),
+    "live_view": (StartLiveView, Permission.LIVE_VIEW),
+    "stop_live_view": (StopLiveView, Permission.LIVE_VIEW),
+    "set_privacy": (SetPrivacy, Permission.SET_PRIVACY),
+}
+
+
+class CommandError(HubError):
+    """Root of the command service's refusals."""
+
+
+class DeviceUnavailable(CommandError, ConnectionError):
+    """The door is offline or has not told the hub its clock yet."""
+
+
+class RateLimited(CommandError, RuntimeError):
+    """Too many commands to this door in a short time."""
+
+
+class UnknownAction(CommandError, ValueError):
+    """Not an action the protocol defines."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandTicket:
+    id: str
+    device_id: str
+    action: str
+    counter: int
+    status: str
+
+
+class CommandService:
+    def __init__(
+        self,
+        db: Database,
+        link: MqttLink,
+        bus: NoticeBus,
+        signer: Ed25519PrivateKey,
+        settings: HubRuntimeSettings,
+        *,
+        audit_key: Ed25519PrivateKey | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.link = link
+        self.bus = bus
+        self.signer = signer
+        self.audit_key = audit_key or signer
+        self.settings = settings
+        self.clock = clock
+        self._done: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._timers: dict[str, threading.Timer] = {}
+
+    # -- requests ---------------------------------------------------------------
+    def request(
+        self, device_id: str, action: str, *, person_id: str, reason: str = "", **params: Any
+    ) -> CommandTicket:
+        """Authorise, record, sign and send; returns as soon as the command is on its way."""
+        if action not in ACTIONS:
+            raise UnknownAction(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
+        model, permission = ACTIONS[action]
+        now = self.clock()
+        lifetime = self.settings.command_lifetime_s
+        with self.db.session() as s:
+            device = get_device(s, device_id)
+            require(s, person_id, device.home_id, permission)
+            self._check_available(device)
+            if action == "unlock":
+                self._check_rate(s, device_id, now)
+            counter = allocate_command_counter(
+                s, device_id, at_least=device.device_command_counter or 0
+            )
+            age_ms = int((now - device.telemetry_received_at).total_seconds() * 1000)
+            command = model(
+                device=device_id,
+                id=new_message_id(),
+                counter=counter,
+                issued_at=now,
+                expires_at=now + timedelta(seconds=lifetime),
+                boot_id=device.boot_id,
+                not_after_monotonic_ms=device.monotonic_ms + max(age_ms, 0) + lifetime * 1000,
+                requested_by=person_id,
+                **params,
+            )
+            create_command(
+                s,
+                command_id=command.id,
+                device_id=device_id,
+                action=action,
+                counter=counter,
+                requested_by=person_id,
+                reason=reason,
+                at=now,
+                expires_at=command.expires_at,
+            )
+            details: dict[str, Any] = {"action": action, "reason": reason, "counter": counter}
+            if by_grant(s, person_id, device.home_id, permission):  # type: ignore[arg-type]
+                details["by_grant"] = permission.value
+            if action == "unlock":
+                append(
+                    s,
+                    AuditAction.UNLOCK_REQUESTED,
+                    actor=person_ref(person_id),
+                    at=now,
+                    subjects=[device_ref(device_id), command_ref(command.id)],
+                    details=details,
+                )
+        done = threading.Event()
+        with self._lock:
+            self._done[command.id] = done
+        self._send(command, person_id)
+        return CommandTicket(command.id, device_id, action, counter, self.status(command.id))
+
+    def _check_available(self, device: Any) -> None:
+        if device.health not in (DeviceHealth.ONLINE, DeviceHealth.DEGRADED):
+            raise DeviceUnavailable(
+                f"the door {device.name!r} is {device.health.value}: nothing was sent; "
+                "check its power and network"
+            )
+        if (
+            device.boot_id is None
+            or device.monotonic_ms is None
+            or device.telemetry_received_at is None
+        ):
+            raise DeviceUnavailable(
+                f"the door {device.name!r} has not reported its clock yet; try again shortly"
+            )
+
+    def _check_rate(self, s: Session, device_id: str, now: datetime) -> None:
+        recent = [
+            c
+            for c in commands_of(s, device_id, limit=self.settings.unlocks_per_minute)
+            if c.action == "unlock" and now - c.created_at < timedelta(minutes=1)
+        ]
+        if len(recent) >= self.settings.unlocks_per_minute:
+            raise RateLimited(
+                f"{len(recent)} unlocks of this door in the last minute: wait a minute"
+            )
+
+    def _send(self, command: Any, person_id: str) -> None:
+        envelope = sign(command, self.signer)
+        wire = encode_signed(
+            TopicKind.COMMAND, command.device, envelope, expiry_s=self.settings.command_lifetime_s
+        )
+        sent = False
+        try:
+            info = self.link.publish(wire)
+            info.wait_for_publish(2)
+            sent = info.is_published()
+        except (RuntimeError, ValueError) as exc:
+            log.warning("publishing command %s failed: %s", command.id, exc)
+        now = self.clock()
+        with self.db.session() as s:
+            if sent:
+                mark_sent(s, command.id, now)
+                append(
+                    s,
+                    AuditAction.COMMAND_SENT,
+                    actor=person_ref(person_id),
+                    at=now,
+                    subjects=[device_ref(command.device), command_ref(command.id)],
+                    details={"action": command.action, "kid": envelope.kid},
+                )
+            else:
+                mark_failed(s, command.id, now, "the broker did not take the command")
+                append(
+                    s,
+                    AuditAction.COMMAND_REJECTED,
+                    actor=person_ref(person_id),
+                    at=now,
+                    subjects=[device_ref(command.device), command_ref(command.id)],
+                    details={"outcome": "not_sent", "detail": "broker unreachable"},
+                )
+        self._post(command.device, command.id, "sent" if sent else "failed")
+        if sent:
+            timer = threading.Timer(
+                self.settings.command_timeout_s,
+                self._timed_out,
+                args=(command.id, command.device, person_id),
+            )
+            timer.daemon = True
+            timer.start()
+            with self._lock:
+                self._timers[command.id] = timer
+        else:
+            self._finish(command.id)
+
+    def _timed_out(self, command_id: str, device_id: str, person_id: str) -> None:
+        now = self.clock()
+        with self.db.session() as s:
+            if not mark_unknown(s, command_id, now):
+                return  # answered in time
+            append(
+                s,
+                AuditAction.COMMAND_TIMED_OUT,
+                actor=person_ref(person_id),
+                at=now,
+                subjects=[device_ref(device_id), command_ref(command_id)],
+                details={"outcome": "unknown", "timeout_s": self.settings.command_timeout_s},
+            )
+        self._post(device_id, command_id, "unknown")
+        self._finish(command_id)
+
+    # -- acknowledgements (called by ingest inside its transaction) -------------
+    def on_ack(
+        self,
+        s: Session,
+        device_id: str,
+        envelope: SignedEnvelope,
+        at: datetime,
+        ctx: HandlerContext,
+    ) -> None:
+        device = get_device(s, device_id)
+        key = serialization.load_pem_public_key(device.public_key_pem.encode())
+        assert isinstance(key, Ed25519PublicKey)
+        ack = open_ack(envelope, key, device_id)  # raises SignatureInvalid: counted by ingest
+        signed = {"payload": envelope.payload, "sig": envelope.sig, "kid": envelope.kid}
+        executed = ack.outcome is AckOutcome.EXECUTED
+        action = AuditAction.COMMAND_ACKNOWLEDGED if executed else AuditAction.COMMAND_REJECTED
+        subjects = [device_ref(device_id)]
+        if ack.command_id is not None:
+            subjects.append(command_ref(ack.command_id))
+            record_ack(
+                s,
+                ack.command_id,
+                outcome=ack.outcome,
+                at=at,
+                payload=envelope.payload,
+                signature=envelope.sig,
+                key_id=envelope.kid,
+                reject_reason=ack.reason.value if ack.reason else None,
+                detail=ack.detail,
+            )
+        append(
+            s,
+            action,
+            actor=device_ref(device_id),
+            at=at,
+            subjects=subjects,
+            details={
+                "outcome": ack.outcome.value,
+                "reason": ack.reason.value if ack.reason else None,
+                "lock": ack.lock.value,
+                "signed_ack": signed,
+            },
+        )
+        if executed and ack.action == "unlock":
+            make_checkpoint(s, self.audit_key, now=at)
+        if not executed:
+            recent = count_rejected(s, device_id, since=at - timedelta(minutes=10))
+            if recent >= self.settings.rejected_commands_alert:
+                raise_alert(
+                    s,
+                    AlertKind.REPEATED_REJECTED_COMMANDS,
+                    at=at,
+                    device_id=device_id,
+                    details={"rejections_10min": recent},
+                )
+        status = "acknowledged" if executed else ack.outcome.value
+        ctx.notices.append(
+            Notice(
+                "command",
+                device_id,
+                {
+                    "command_id": ack.command_id,
+                    "status": status,
+                    "lock": ack.lock.value,
+                    "reason": ack.reason.value if ack.reason else None,
+                    "detail": ack.detail,
+                },
+                device.home_id,
+                at,
+            )
+        )
+        if ack.command_id is not None:
+            command_id = ack.command_id
+            ctx.after_commit.append(lambda: self._finish(command_id))
+
+    # -- tracking ---------------------------------------------------------------
+    def status(self, command_id: str) -> str:
+        with self.db.read_session() as s:
+            return get_command(s, command_id).status.value
+
+    def wait(self, command_id: str, timeout: float) -> str:
+        """Block until answered or timed out (or ``timeout``); return the status."""
+        with self._lock:
+            done = self._done.get(command_id)
+        if done is not None:
+            done.wait(timeout)
+        return self.status(command_id)
+
+    def _finish(self, command_id: str) -> None:
+        with self._lock:
+            done = self._done.pop(command_id, None)
+            timer = self._timers.pop(command_id, None)
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
+        if done is not None:
+            done.set()
+
+    def _post(self, device_id: str, command_id: str, status: str) -> None:
+        with self.db.read_session() as s:
+            home = get_device(s, device_id).home_id
+        self.bus.post(
+            Notice("command", device_id, {"command_id": command_id, "status": status}, home)
+        )
+
+    def stop(self) -> None:
+        with self._lock:
+            timers = list(self._timers.values())
+            self._timers.clear()
+        for timer in timers:
+            timer.cancel()

@@ -1,0 +1,310 @@
+"""Ingest: MQTT messages -> codec -> handlers -> storage, in batches, then sync.
+
+MQTT callbacks only enqueue. One worker takes up to ``batch`` messages per
+transaction, so durable storage costs one disk flush per batch, not per event.
+Only after the commit does it publish each device's retained sync mark, so an
+edge never deletes from its outbox what is not safely stored. A bad message is
+counted, logged with its reason, and never stops ingestion.
+
+    >>> ingest = Ingest(db, files, link, bus)   # doctest: +SKIP
+    >>> ingest.start()                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from protocol.base import utcnow
+from protocol.codec import Decoded, WireProperties, decode, encode
+from protocol.device import Sync
+from protocol.errors import ProtocolError
+from protocol.events import EventBase
+from protocol.mqtt import MqttLink
+from protocol.signing import SignedEnvelope
+from protocol.topics import TopicKind, hub_ingest_filters, shared
+
+from .bus import NoticeBus
+from .errors import DatabaseUnavailable
+from .handlers import HandlerContext, handler_for, on_events
+from .storage import count_ingest_problem
+from .storage.database import Database
+from .storage.devices import is_active_device
+from .storage.events import stored_through
+from .storage.snapshot_files import SnapshotFiles
+
+log = logging.getLogger(__name__)
+
+# (session, device, envelope, received_at, ctx) -> None; the command service's.
+AckHandler = Callable[[Session, str, SignedEnvelope, datetime, HandlerContext], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    topic: str
+    payload: bytes
+    props: WireProperties
+    at: datetime
+
+
+@dataclass
+class IngestStats:
+    received: int = 0
+    stored_batches: int = 0
+    malformed: int = 0
+    refused: int = 0
+    failed_batches: int = 0
+
+
+class Ingest:
+    def __init__(
+        self,
+        db: Database,
+        files: SnapshotFiles,
+        link: MqttLink,
+        bus: NoticeBus,
+        *,
+        shared_group: str | None = None,
+        batch: int = 500,
+        low_disk_bytes: int = 200_000_000,
+        on_ack: AckHandler | None = None,
+    ) -> None:
+        self.db = db
+        self.files = files
+        self.link = link
+        self.bus = bus
+        self.batch = batch
+        self.low_disk_bytes = low_disk_bytes
+        self.shared_group = shared_group
+        self.on_ack = on_ack
+        self.stats = IngestStats()
+        self._queue: queue.Queue[Received | None] = queue.Queue()
+        self._known: set[str] = set()
+        self._behind: set[str] = set()  # devices whose mark may move once others commit
+        self._worker = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
+        self._idle = threading.Event()
+
+    def start(self) -> None:
+        for filter_ in hub_ingest_filters():
+            topic = shared(filter_, self.shared_group) if self.shared_group else filter_
+            self.link.subscribe(topic, self._enqueue, qos=1)
+        self._worker.start()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._worker.join(10)
+
+    def _enqueue(self, topic: str, payload: bytes, props: WireProperties) -> None:
+        self._queue.put(Received(topic, payload, props, utcnow()))
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """For tests and benchmarks: True once everything received so far is stored."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.005)
+        return False
+
+    # -- worker -----------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                self._catch_up()
+                continue
+            if first is None:
+                self._queue.task_done()
+                return
+            items = [first]
+            while len(items) < self.batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this batch
+                    self._queue.task_done()
+                    break
+                items.append(item)
+            self._process(items)
+            for _ in items:
+                self._queue.task_done()
+
+    def _process(self, items: list[Received]) -> None:
+        self.stats.received += len(items)
+        delay = 0.5
+        while True:
+            try:
+                ctx = self._store(items)
+                break
+            except Exception:
+                # The database is down or locked: keep the batch and try again. The
+                # edges keep their outboxes until sync says the events are stored.
+                self.stats.failed_batches += 1
+                log.exception("storing a batch of %d failed; retrying in %.1f s", len(items), delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30)
+        self.stats.stored_batches += 1
+        for device, top in ctx.max_seq.items():
+            if ctx.sync_devices.get(device, 0) < top:
+                self._behind.add(device)
+        for device, through in ctx.sync_devices.items():
+            sync = Sync(device=device, stored_through=through, at=utcnow())
+            self.link.publish(encode(sync))
+        for notice in ctx.notices:
+            self.bus.post(notice)
+        for callback in ctx.after_commit:
+            try:
+                callback()
+            except Exception:
+                log.exception("after-commit callback failed")
+
+    def _store(self, items: list[Received]) -> HandlerContext:
+        with self.db.session() as session:
+            ctx = HandlerContext(
+                session, self.files, received_at=items[-1].at, low_disk_bytes=self.low_disk_bytes
+            )
+            events: list[tuple[Received, EventBase]] = []
+            for item in items:
+                ctx.received_at = item.at
+                decoded = self._decode(session, item)
+                if decoded is None:
+                    continue
+                if isinstance(decoded.message, EventBase):
+                    events.append((item, decoded.message))
+                else:
+                    self._one(session, ctx, item, decoded)
+            if events:
+                self._events(session, ctx, events)
+            return ctx
+
+    def _catch_up(self) -> None:
+        """When idle: move marks held back by rows another hub committed meanwhile."""
+        if not self._behind:
+            return
+        devices, self._behind = self._behind, set()
+        try:
+            with self.db.session() as session:
+                marks = {d: stored_through(session, d) for d in sorted(devices)}
+        except Exception:
+            log.exception("catching up sync marks failed")
+            self._behind |= devices
+            return
+        for device, through in marks.items():
+            self.link.publish(encode(Sync(device=device, stored_through=through, at=utcnow())))
+
+    def _decode(self, session: Session, item: Received) -> Decoded | None:
+        try:
+            decoded = decode(item.topic, item.payload, item.props)
+        except ProtocolError as exc:
+            self._problem(session, "malformed", type(exc).__name__, item, str(exc))
+            return None
+        device = decoded.topic.device_id
+        if not self._is_known(session, device):
+            self._problem(
+                session,
+                "refused",
+                "unknown_device",
+                item,
+                f"device {device!r} is not registered or was revoked",
+            )
+            return None
+        return decoded
+
+    def _events(
+        self, session: Session, ctx: HandlerContext, events: list[tuple[Received, EventBase]]
+    ) -> None:
+        ctx.received_at = events[-1][0].at
+        if self._guarded(
+            session,
+            ctx,
+            events[-1][0],
+            lambda: on_events(ctx, [e for _, e in events]),
+            log_failure=False,
+        ):
+            return
+        # One of them could not be stored: store them one by one so the rest still land.
+        for item, event in events:
+            ctx.received_at = item.at
+            self._guarded(session, ctx, item, lambda e=event: on_events(ctx, [e]))
+
+    def _one(self, session: Session, ctx: HandlerContext, item: Received, decoded: Decoded) -> None:
+        device = decoded.topic.device_id
+        if decoded.topic.kind is TopicKind.ACK:
+            if self.on_ack is None:
+                return
+            on_ack = self.on_ack
+            self._guarded(
+                session, ctx, item, lambda: on_ack(session, device, decoded.message, item.at, ctx)
+            )
+            return
+        handler = handler_for(decoded.message)
+        if handler is None:
+            self._problem(
+                session,
+                "refused",
+                "unexpected_kind",
+                item,
+                f"hub does not accept {decoded.topic.kind.value} messages",
+            )
+            return
+        self._guarded(session, ctx, item, lambda: handler(ctx, decoded.message))
+
+    def _guarded(
+        self,
+        session: Session,
+        ctx: HandlerContext,
+        item: Received,
+        work: Callable[[], None],
+        *,
+        log_failure: bool = True,
+    ) -> bool:
+        """Run ``work`` in a savepoint; a failure there must not undo the batch."""
+        notices, syncs = len(ctx.notices), dict(ctx.sync_devices)
+        callbacks = len(ctx.after_commit)
+        try:
+            with session.begin_nested():
+                work()
+            return True
+        except DatabaseUnavailable:
+            raise  # the database itself is in trouble: retry the whole batch
+        except Exception as exc:
+            # Rolled back to the savepoint: forget what it would have announced.
+            del ctx.notices[notices:]
+            del ctx.after_commit[callbacks:]
+            ctx.sync_devices = syncs
+            if log_failure:
+                log.exception("handling %s failed", item.topic)
+                self._problem(session, "failed", type(exc).__name__, item, str(exc)[:300])
+            return False
+
+    def _is_known(self, session: Session, device: str) -> bool:
+        if device in self._known:
+            return True
+        if is_active_device(session, device):
+            self._known.add(device)
+            return True
+        return False
+
+    def forget_device(self, device: str) -> None:
+        """After a revocation: refuse its messages from now on."""
+        self._known.discard(device)
+
+    def _problem(
+        self, session: Session, category: str, reason: str, item: Received, detail: str
+    ) -> None:
+        if category == "malformed":
+            self.stats.malformed += 1
+        else:
+            self.stats.refused += 1
+        log.warning("%s message on %s: %s", category, item.topic[:200], detail)
+        count_ingest_problem(session, category, reason, at=item.at)

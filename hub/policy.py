@@ -1,0 +1,98 @@
+"""Who may do what in a home: one table, used by the command service and every web route.
+
+Secure by default: a permission not listed for a role is refused. Grants on a
+membership add exactly one right each (e.g. a telecare officer may see snapshots).
+
+    >>> Permission.UNLOCK in ROLE_PERMISSIONS[Role.FAMILY_MEMBER]
+    True
+    >>> Permission.UNLOCK in ROLE_PERMISSIONS[Role.TELECARE_OFFICER]
+    False
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy.orm import Session
+
+from .errors import HubError
+from .storage.homes import memberships_of
+from .storage.models_registry import Grant, Role
+
+
+class NotAuthorised(HubError, PermissionError):
+    """The person has no right to do this in this home."""
+
+
+class Permission(StrEnum):
+    VIEW_HEALTH = "view_health"  # online, last seen, versions, alerts
+    ACK_ALERTS = "ack_alerts"
+    VIEW_EVENTS = "view_events"  # rings, door and lock history
+    VIEW_SNAPSHOTS = "view_snapshots"
+    UNLOCK = "unlock"
+    LIVE_VIEW = "live_view"  # also on-demand snapshots
+    SET_PRIVACY = "set_privacy"
+    MANAGE_CARERS = "manage_carers"  # carers and their visit windows
+    INVITE_FAMILY = "invite_family"
+    READ_AUDIT = "read_audit"
+    CHECK_IN = "check_in"  # a carer's "I'm here"
+    ADMINISTER = "administer"  # homes, devices, people, roles
+
+
+_FAMILY = {
+    Permission.VIEW_HEALTH,
+    Permission.ACK_ALERTS,
+    Permission.VIEW_EVENTS,
+    Permission.VIEW_SNAPSHOTS,
+    Permission.UNLOCK,
+    Permission.LIVE_VIEW,
+    Permission.READ_AUDIT,
+}
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.FAMILY_OWNER: frozenset(
+        _FAMILY | {Permission.SET_PRIVACY, Permission.MANAGE_CARERS, Permission.INVITE_FAMILY}
+    ),
+    Role.FAMILY_MEMBER: frozenset(_FAMILY),
+    Role.CARER: frozenset({Permission.CHECK_IN}),
+    Role.TELECARE_OFFICER: frozenset({Permission.VIEW_HEALTH, Permission.ACK_ALERTS}),
+    Role.ADMIN: frozenset({Permission.ADMINISTER, Permission.VIEW_HEALTH}),
+}
+
+GRANT_PERMISSIONS: dict[Grant, dict[Role, frozenset[Permission]]] = {
+    Grant.TELECARE_MAY_VIEW_SNAPSHOTS: {
+        Role.TELECARE_OFFICER: frozenset({Permission.VIEW_SNAPSHOTS, Permission.VIEW_EVENTS}),
+    },
+    Grant.TELECARE_MAY_UNLOCK: {Role.TELECARE_OFFICER: frozenset({Permission.UNLOCK})},
+    Grant.MAY_UNLOCK: {Role.CARER: frozenset({Permission.UNLOCK})},
+}
+
+
+def permissions(session: Session, person_id: str, home_id: str) -> set[Permission]:
+    """Everything ``person_id`` may do in ``home_id`` (empty when not a member)."""
+    allowed: set[Permission] = set()
+    for m in memberships_of(session, person_id):
+        if m.home_id != home_id:
+            continue
+        role = Role(m.role)
+        allowed |= ROLE_PERMISSIONS[role]
+        for grant in m.grants:
+            allowed |= GRANT_PERMISSIONS.get(Grant(grant), {}).get(role, frozenset())
+    return allowed
+
+
+def by_grant(session: Session, person_id: str, home_id: str, permission: Permission) -> bool:
+    """True when ``permission`` comes only from a grant (such use is audited)."""
+    base: set[Permission] = set()
+    for m in memberships_of(session, person_id):
+        if m.home_id == home_id:
+            base |= ROLE_PERMISSIONS[Role(m.role)]
+    return permission not in base
+
+
+def require(session: Session, person_id: str, home_id: str | None, permission: Permission) -> None:
+    if home_id is None or permission not in permissions(session, person_id, home_id):
+        raise NotAuthorised(
+            f"you may not {permission.value.replace('_', ' ')} for this home; "
+            "ask the home's family owner for access"
+        )

@@ -1,0 +1,115 @@
+"""The running hub: storage, MQTT link, ingest, commands, health, one notice board.
+
+>>> hub = Hub.from_settings(HubSettings(), HubRuntimeSettings())   # doctest: +SKIP
+>>> hub.start(); ...; hub.stop()                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from protocol.base import utcnow
+from protocol.mqtt import LinkSettings, MqttLink, TlsFiles
+from protocol.signing import load_private_key
+
+from .bus import NoticeBus
+from .commands import CommandService
+from .health import HealthMonitor
+from .ingest import Ingest
+from .runtime_settings import HubRuntimeSettings
+from .settings import HubSettings
+from .storage.database import Database
+from .storage.snapshot_files import SnapshotFiles
+
+log = logging.getLogger(__name__)
+
+
+def link_settings(runtime: HubRuntimeSettings) -> LinkSettings:
+    tls = None
+    if runtime.mqtt_ca and runtime.mqtt_cert and runtime.mqtt_key:
+        tls = TlsFiles(ca=runtime.mqtt_ca, cert=runtime.mqtt_cert, key=runtime.mqtt_key)
+    # A persistent session: the broker queues device messages while the hub restarts.
+    return LinkSettings(
+        host=runtime.mqtt_host,
+        port=runtime.mqtt_port,
+        client_id=runtime.mqtt_client_id,
+        tls=tls,
+        clean_start=False,
+    )
+
+
+class Hub:
+    def __init__(
+        self,
+        db: Database,
+        files: SnapshotFiles,
+        signer: Ed25519PrivateKey,
+        runtime: HubRuntimeSettings,
+        *,
+        audit_key: Ed25519PrivateKey | None = None,
+        checkpoint_interval_s: int = 300,
+        checkpoint_overdue_s: int = 900,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self.files = files
+        self.runtime = runtime
+        self.bus = NoticeBus()
+        self.link = MqttLink(link_settings(runtime))
+        self.commands = CommandService(
+            db, self.link, self.bus, signer, runtime, audit_key=audit_key, clock=clock
+        )
+        self.ingest = Ingest(
+            db,
+            files,
+            self.link,
+            self.bus,
+            shared_group=runtime.shared_group,
+            batch=runtime.ingest_batch,
+            low_disk_bytes=runtime.low_disk_bytes,
+            on_ack=self.commands.on_ack,
+        )
+        self.health = HealthMonitor(
+            db,
+            self.bus,
+            runtime,
+            audit_key or signer,
+            checkpoint_interval_s=checkpoint_interval_s,
+            checkpoint_overdue_s=checkpoint_overdue_s,
+            clock=clock,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: HubSettings, runtime: HubRuntimeSettings) -> Hub:
+        db = Database.from_settings(settings)
+        db.upgrade()
+        assert settings.snapshot_dir is not None
+        assert settings.signing_key is not None
+        signer = load_private_key(settings.signing_key)
+        audit_key = load_private_key(settings.audit_key) if settings.audit_key else None
+        return cls(
+            db,
+            SnapshotFiles(settings.snapshot_dir),
+            signer,
+            runtime,
+            audit_key=audit_key,
+            checkpoint_interval_s=settings.audit_checkpoint_interval_s,
+            checkpoint_overdue_s=settings.audit_checkpoint_overdue_s,
+        )
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.ingest.start()  # subscriptions first, so the first CONNACK resubscribes them
+        self.link.start(timeout)
+        self.link.wait_subscribed(timeout)
+        self.health.start()
+        log.info("hub connected to %s:%d", self.runtime.mqtt_host, self.runtime.mqtt_port)
+
+    def stop(self) -> None:
+        self.health.stop()
+        self.commands.stop()
+        self.link.stop()
+        self.ingest.stop()

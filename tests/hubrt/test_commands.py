@@ -1,0 +1,96 @@
+"""Commands end to end: hub signs, a real edge agent verifies and acts, the hub
+records the signed answer and audits every step."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from hub.audit import entries
+from hub.commands import DeviceUnavailable, RateLimited
+from hub.policy import NotAuthorised
+from hub.storage import get_command
+from hub.storage.devices import get_device
+from tests.hubrt.rig import HubRig
+
+
+@pytest.fixture
+def rig(database, plain_broker):
+    r = HubRig(database, plain_broker, unlocks_per_minute=3).start()
+    yield r
+    r.stop()
+
+
+def _online(rig, device):
+    def ready():
+        with rig.db.read_session() as s:
+            d = get_device(s, device)
+            return d.health.value == "online" and d.monotonic_ms is not None
+    assert rig.wait_until(ready)
+
+
+def _audit(rig):
+    with rig.db.read_session() as s:
+        return [(e.action, e.details) for e in entries(s)]
+
+
+def test_unlock_acknowledged_and_audited(rig):
+    device = rig.add_device()
+    _agent, board = rig.agent(device)
+    _online(rig, device)
+    ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family,
+                                      reason="carer Sarah at the door")
+    assert rig.hub.commands.wait(ticket.id, timeout=5) == "acknowledged"
+    assert board.relay_changes[0][1] is True
+    with rig.db.read_session() as s:
+        command = get_command(s, ticket.id)
+        assert command.ack_signature
+    actions = [a for a, _ in _audit(rig)]
+    assert actions[:3] == ["unlock_requested", "command_sent", "command_acknowledged"]
+    signed = dict(_audit(rig))["command_acknowledged"]["signed_ack"]
+    assert signed["payload"]
+    assert signed["sig"]
+
+
+def test_rejected_command_is_recorded_with_the_reason(rig):
+    device = rig.add_device()
+    _agent, board = rig.agent(device)
+    _online(rig, device)
+    with rig.db.session() as s:  # the hub believes in an older boot: the door must refuse
+        get_device(s, device).boot_id = "0" * 16
+    ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family)
+    assert rig.hub.commands.wait(ticket.id, timeout=5) == "rejected"
+    with rig.db.read_session() as s:
+        assert get_command(s, ticket.id).reject_reason == "stale_boot"
+    assert board.relay_changes == []
+    assert "command_rejected" in [a for a, _ in _audit(rig)]
+
+
+def test_no_answer_means_unknown_never_failed(rig):
+    device = rig.add_device()
+    agent, board = rig.agent(device)
+    _online(rig, device)
+    agent.link._client.unsubscribe(f"doorstep/v1/{device}/cmd")
+    time.sleep(0.2)
+    ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family)
+    assert rig.hub.commands.wait(ticket.id, timeout=6) == "unknown"
+    assert board.relay_changes == []
+    assert "command_timed_out" in [a for a, _ in _audit(rig)]
+
+
+def test_refusals_before_anything_is_sent(rig):
+    device = rig.add_device()
+    with pytest.raises(DeviceUnavailable, match="nothing was sent"):
+        rig.hub.commands.request(device, "unlock", person_id=rig.family)
+    rig.agent(device)
+    _online(rig, device)
+    with pytest.raises(NotAuthorised):
+        rig.hub.commands.request(device, "unlock", person_id=rig.telecare)
+    with pytest.raises(NotAuthorised):
+        rig.hub.commands.request(device, "unlock", person_id=rig.stranger)
+    for _ in range(3):
+        t = rig.hub.commands.request(device, "unlock", person_id=rig.family, hold_s=0.1)
+        rig.hub.commands.wait(t.id, timeout=5)
+    with pytest.raises(RateLimited):
+        rig.hub.commands.request(device, "unlock", person_id=rig.family)
