@@ -148,6 +148,8 @@ class EdgeAgent:
         # Network thread: publish presence and current state, resend the outbox.
         self.link.publish(encode(self.make.status(online=True)))
         self._publish_state()
+        # A heartbeat at once: the hub learns this boot's clock before any command.
+        self.link.publish(encode(self.telemetry.snapshot()))
         self.publisher.reconnected()
 
     def _work(self) -> None:
@@ -202,13 +204,20 @@ class EdgeAgent:
         self._last_ring = now
         self._show(IndicatorPattern.NOTIFYING)
         ring_id = new_message_id()
-        snapshot_id = self._snapshot("ring", event_id=ring_id)
-        self.emit(DoorbellRang, id=ring_id, snapshot_id=snapshot_id)
+        snapshot = self._snapshot_builder("ring", event_id=ring_id)
+        snapshot_id = snapshot[0] if snapshot else None
+        ring = (
+            lambda s: encode(self.make.event(DoorbellRang, s, id=ring_id, snapshot_id=snapshot_id)),
+            "event",
+        )
+        # Picture first, then the ring that refers to it; one durable write for both.
+        self.outbox.append_many([snapshot[1], ring] if snapshot else [ring])
+        self.publisher.kick()
 
-    def _snapshot(
+    def _snapshot_builder(
         self, reason: str, *, event_id: str | None = None, command_id: str | None = None
-    ) -> str | None:
-        """Encode the best recent frame and put it in the outbox; its id, or None."""
+    ) -> tuple[str, Any] | None:
+        """(snapshot id, outbox item) for the best recent frame, or None without one."""
         if self.frames is None or self.privacy:
             return None
         frame = self.frames.best()
@@ -218,11 +227,12 @@ class EdgeAgent:
         height, width = frame.shape[:2]
         jpeg = encode_jpeg(frame, None, self.options.jpeg_quality)
         snapshot_id = new_message_id()
-        self.outbox.append(
-            lambda s: encode(
+
+        def build(seq: int) -> Any:
+            return encode(
                 self.make.snapshot(
                     jpeg,
-                    s,
+                    seq,
                     snapshot_id=snapshot_id,
                     width=width,
                     height=height,
@@ -230,11 +240,18 @@ class EdgeAgent:
                     event_id=event_id,
                     command_id=command_id,
                 )
-            ),
-            "snapshot",
-        )
+            )
+
+        return snapshot_id, (build, "snapshot")
+
+    def _snapshot(self, reason: str, *, command_id: str | None = None) -> str | None:
+        """Take a snapshot now and queue it; its id, or None without a frame."""
+        item = self._snapshot_builder(reason, command_id=command_id)
+        if item is None:
+            return None
+        self.outbox.append_many([item[1]])
         self.publisher.kick()
-        return snapshot_id
+        return item[0]
 
     def _door_opened(self) -> None:
         self._last_state_seq = self.emit(DoorOpened)

@@ -20,7 +20,12 @@ from pydantic import ValidationError
 
 from protocol.codec import MAX_JSON_BYTES
 from protocol.commands import MAX_COMMAND_LIFETIME_S, AnyCommand, RejectReason
-from protocol.errors import MessageInvalid, SignatureInvalid, TopicMismatch
+from protocol.errors import (
+    MessageInvalid,
+    SignatureInvalid,
+    TopicMismatch,
+    UnsupportedVersion,
+)
 from protocol.signing import SignedEnvelope, open_command
 
 from .clock import AgentClock
@@ -71,6 +76,8 @@ class CommandGuard:
             return Verdict(None, reason, str(exc))
         except TopicMismatch as exc:
             return Verdict(None, RejectReason.WRONG_DEVICE, str(exc))
+        except UnsupportedVersion as exc:
+            return Verdict(None, RejectReason.UNSUPPORTED, str(exc))
         except MessageInvalid as exc:
             return Verdict(None, RejectReason.MALFORMED, str(exc))
         return self._fresh(command)

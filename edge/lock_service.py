@@ -76,8 +76,12 @@ class LockService:
             if self._state is LockState.JAMMED:
                 return LockOutcome(False, self._state, "lock is jammed: needs a visit")
             self._cancel_timer()
+            hold = hold_s or self.hold_s
+            # A strike also gets the driver's own re-lock timer as a backstop, in case
+            # this service's timer never runs; a deadbolt must wait for the door instead.
+            backstop = hold + 1.0 if self.kind == "strike" else None
             try:
-                self.lock.release()
+                self.lock.release(hold_s=backstop)
             except Exception as exc:  # any hardware error: make sure we stay locked
                 log.exception("release failed")
                 self._safe_engage()
@@ -91,7 +95,7 @@ class LockService:
                 return LockOutcome(False, LockState.JAMMED, "lock did not release in time")
             self._set(LockState.RELEASED, LockCause.COMMAND, command_id)
             self._show(IndicatorPattern.UNLOCKING)
-            self._timer = threading.Timer(hold_s or self.hold_s, self._hold_over)
+            self._timer = threading.Timer(hold, self._hold_over)
             self._timer.daemon = True
             self._timer.start()
             return LockOutcome(True, LockState.RELEASED)

@@ -150,31 +150,40 @@ class Outbox:
     # -- messages ------------------------------------------------------------
     def append(self, build: Callable[[int], WireMessage], kind: Kind) -> int:
         """Allocate the next sequence number, build the message with it, store it durably."""
+        return self.append_many([(build, kind)])[0]
+
+    def append_many(self, items: list[tuple[Callable[[int], WireMessage], Kind]]) -> list[int]:
+        """Several messages in one durable transaction (one disk flush: a ring and its
+        snapshot cost one fsync, not two). Returns their sequence numbers in order."""
+        seqs = []
         with self._tx() as db:
-            seq = int(self._get(db, "last_seq", "0")) + 1
-            wire = build(seq)
-            props = json.dumps(
-                {
-                    "content_type": wire.properties.content_type,
-                    "user_properties": list(wire.properties.user_properties),
-                }
-            )
-            db.execute(
-                "INSERT INTO outbox(seq, kind, topic, payload, properties, qos, created, size) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    seq,
-                    kind,
-                    wire.topic,
-                    wire.payload,
-                    props,
-                    wire.qos,
-                    time.time(),
-                    len(wire.payload),
-                ),
-            )
+            seq = int(self._get(db, "last_seq", "0"))
+            for build, kind in items:
+                seq += 1
+                wire = build(seq)
+                props = json.dumps(
+                    {
+                        "content_type": wire.properties.content_type,
+                        "user_properties": list(wire.properties.user_properties),
+                    }
+                )
+                db.execute(
+                    "INSERT INTO outbox(seq, kind, topic, payload, properties, qos, created, "
+                    "size) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        seq,
+                        kind,
+                        wire.topic,
+                        wire.payload,
+                        props,
+                        wire.qos,
+                        time.time(),
+                        len(wire.payload),
+                    ),
+                )
+                seqs.append(seq)
             self._set(db, "last_seq", str(seq))
-        return seq
+        return seqs
 
     def pending(self, after_seq: int = 0, limit: int = 100) -> list[Pending]:
         """Stored messages with ``seq > after_seq``, oldest first."""

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from firmware_config.device_config import DeviceConfig
 from hardware.interfaces import Hardware
@@ -55,6 +55,8 @@ def build_agent(cfg: DeviceConfig, *, simulate: bool = False) -> BuiltAgent:
             camera_size=(cfg.camera.width, cfg.camera.height),
         )
         hardware = board.hardware
+        if cfg.camera.kind == "none":
+            hardware = replace(hardware, camera=None)
     else:
         hardware = build_hardware(cfg)
     outbox = Outbox(

@@ -89,6 +89,7 @@ class Rig:
         )
         self.hub.subscribe(f"{PREFIX}/{self.device_id}/#", self._hub_receive)
         self.hub.start()
+        assert self.hub.wait_subscribed()
         self.counter = 0
         self.agent = self.new_agent()
 
