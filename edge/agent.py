@@ -134,7 +134,10 @@ class EdgeAgent:
         self._live_stop.set()
         self.telemetry.stop()
         if self.link.connected:
-            self.link.publish(encode(self.make.status(online=False))).wait_for_publish(2)
+            try:  # a graceful goodbye; the last will covers a link that is already gone
+                self.link.publish(encode(self.make.status(online=False))).wait_for_publish(2)
+            except (RuntimeError, ValueError):
+                log.info("could not say offline before stopping; the last will does")
         self.link.stop()
         self._jobs.put(None)
         self._worker.join(5)
