@@ -7,6 +7,7 @@ True
 
 from __future__ import annotations
 
+from .models_accounts import Account, Invitation, WebSession
 from .models_audit import AuditCheckpointRow, AuditEntryRow, AuditHead
 from .models_commands import (
     Alert,

@@ -1,0 +1,108 @@
+"""Doors of a home as their devices report them, and unlocking one.
+
+GET  /api/homes/{home}/doors        lock/door state as reported + its age, health
+POST /api/doors/{device}/unlock     needs UNLOCK and a recent step-up -> command id
+GET  /api/commands/{id}             the command's status
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.commands import DeviceUnavailable, RateLimited
+from hub.errors import NotFound
+from hub.policy import NotAuthorised, Permission, permissions
+from hub.storage import get_command, list_devices
+from hub.storage.devices import get_device
+
+from ..deps import CurrentPerson, CurrentSession, HubDep, Now, SettingsDep, authorise
+from ..security import stepped_up
+
+router = APIRouter(prefix="/api", tags=["doors"])
+
+
+class UnlockRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field("", max_length=200)
+
+
+@router.get("/homes/{home}/doors")
+def doors(home: str, person: CurrentPerson, hub: HubDep, now: Now) -> list[dict[str, object]]:
+    with hub.db.read_session() as s:
+        authorise(s, person, home, Permission.VIEW_HEALTH)
+        rows = list_devices(s, home_id=home)
+        return [
+            {
+                "device": d.id,
+                "name": d.name,
+                "health": d.health.value,
+                "last_seen": d.last_seen.isoformat() if d.last_seen else None,
+                "lock": d.lock_state.value,
+                "door": d.door_state.value,
+                "privacy": d.privacy,
+                "state_reported_at": d.state_received_at.isoformat()
+                if d.state_received_at
+                else None,
+                "state_age_s": (now - d.state_received_at).total_seconds()
+                if d.state_received_at
+                else None,
+                "software_version": d.software_version,
+            }
+            for d in rows
+        ]
+
+
+@router.post("/doors/{device}/unlock", status_code=202)
+def unlock(
+    device: str,
+    ctx: CurrentSession,
+    hub: HubDep,
+    settings: SettingsDep,
+    now: Now,
+    body: UnlockRequest | None = None,
+) -> dict[str, str]:
+    with hub.db.read_session() as s:
+        try:
+            home = get_device(s, device).home_id
+        except NotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no door {device!r}") from None
+        authorise(s, ctx.person_id, home, Permission.UNLOCK)
+    if not stepped_up(ctx, settings, now):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"confirm it is you: step up with your code (valid {settings.step_up_window_s} s)",
+        )
+    try:
+        ticket = hub.commands.request(
+            device, "unlock", person_id=ctx.person_id, reason=body.reason if body else ""
+        )
+    except NotAuthorised as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
+    except DeviceUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    except RateLimited as exc:
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from None
+    return {"command_id": ticket.id, "status": ticket.status}
+
+
+@router.get("/commands/{command_id}")
+def command_status(command_id: str, person: CurrentPerson, hub: HubDep) -> dict[str, object]:
+    with hub.db.read_session() as s:
+        try:
+            command = get_command(s, command_id)
+            home = get_device(s, command.device_id).home_id
+        except NotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such command") from None
+        mine = command.requested_by == person
+        if not mine and (
+            home is None or Permission.VIEW_EVENTS not in permissions(s, person, home)
+        ):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "not your command, not your home")
+        return {
+            "command_id": command.id,
+            "device": command.device_id,
+            "action": command.action,
+            "status": command.status.value,
+            "reject_reason": command.reject_reason,
+        }

@@ -1,0 +1,105 @@
+"""Live notices (Server-Sent Events) for the homes a person may see, filtered by right.
+
+A telecare officer gets health and alert notices, and rings without their snapshot
+id unless a grant allows snapshots. The hub's bus is thread-based: each stream
+waits on it in a worker thread of its own limiter, so the event loop never blocks.
+
+    GET /api/stream        (EventSource reconnects by itself; "retry" is sent)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from hub.bus import Notice
+from hub.errors import NotFound
+from hub.policy import Permission, permissions
+from hub.storage import memberships_of
+from hub.storage.devices import get_device
+
+from ..deps import CurrentPerson, HubDep, SettingsDep
+
+router = APIRouter(prefix="/api", tags=["stream"])
+
+# Which right a notice needs; kinds not listed are never streamed (secure by default).
+NEEDS: dict[str, Permission] = {
+    "ring": Permission.VIEW_HEALTH,
+    "snapshot": Permission.VIEW_SNAPSHOTS,
+    "command": Permission.VIEW_EVENTS,
+    "state": Permission.VIEW_HEALTH,
+    "lock": Permission.VIEW_HEALTH,
+    "door": Permission.VIEW_HEALTH,
+    "presence": Permission.VIEW_HEALTH,
+    "health": Permission.VIEW_HEALTH,
+    "alert": Permission.VIEW_HEALTH,
+    "privacy": Permission.VIEW_HEALTH,
+    "gap": Permission.VIEW_HEALTH,
+    "outbox_overflow": Permission.VIEW_HEALTH,
+}
+
+
+def visible(notice: Notice, home: str | None, rights: dict[str, set[Permission]]) -> dict | None:
+    """The notice's data as this person may see it, or None."""
+    need = NEEDS.get(notice.kind)
+    allowed = rights.get(home or "", set())
+    if need is None or need not in allowed:
+        return None
+    data: dict[str, Any] = dict(notice.data)
+    if Permission.VIEW_SNAPSHOTS not in allowed:
+        data.pop("snapshot_id", None)
+    return data
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream(
+    request: Request, person: CurrentPerson, hub: HubDep, settings: SettingsDep
+) -> AsyncIterator[ServerSentEvent]:
+    def load_rights() -> dict[str, set[Permission]]:
+        with hub.db.read_session() as s:
+            homes = {m.home_id for m in memberships_of(s, person)}
+            return {h: permissions(s, person, h) for h in homes}
+
+    def home_of(device_id: str) -> str | None:
+        with hub.db.read_session() as s:
+            try:
+                return get_device(s, device_id).home_id
+            except NotFound:
+                return None
+
+    rights = await anyio.to_thread.run_sync(load_rights)
+    limiter: anyio.CapacityLimiter = request.app.state.stream_limiter
+    sub = hub.bus.subscribe()
+    homes: dict[str, str | None] = {}
+    try:
+        yield ServerSentEvent(comment="connected", retry=2000)
+        while not await request.is_disconnected():
+            notice = await anyio.to_thread.run_sync(
+                sub.get, settings.stream_poll_s, limiter=limiter, abandon_on_cancel=True
+            )
+            if notice is None:
+                continue
+            home = notice.home_id
+            if home is None:
+                if notice.device_id not in homes:
+                    homes[notice.device_id] = await anyio.to_thread.run_sync(
+                        home_of, notice.device_id
+                    )
+                home = homes[notice.device_id]
+            data = visible(notice, home, rights)
+            if data is None:
+                continue
+            payload = {
+                "device": notice.device_id,
+                "home": home,
+                "at": notice.at.isoformat(),
+                **data,
+            }
+            yield ServerSentEvent(event=notice.kind, raw_data=json.dumps(payload, default=str))
+    finally:
+        sub.close()

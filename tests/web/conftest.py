@@ -1,0 +1,86 @@
+"""A real hub (private broker, real database) with the web app in front of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from hub.storage.accounts import Passwords, confirm_totp, create_account, start_totp
+from hub.storage.devices import get_device
+from mobile_api.app import create_app
+from mobile_api.settings import WebSettings
+from protocol import utcnow
+from tests.hubrt.rig import HubRig
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Web:
+    rig: HubRig
+    client_for: Callable[[], TestClient]
+    passwords: Passwords
+    totp: dict[str, str]
+    clock: Clock
+    app: FastAPI
+
+
+def fast_passwords() -> Passwords:
+    # Argon2id with small costs: the tests exercise the logic, not the cost.
+    return Passwords(PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1))
+
+
+@pytest.fixture(scope="module")
+def web(module_database, plain_broker) -> Iterator[Web]:
+    rig = HubRig(module_database, plain_broker, unlocks_per_minute=100).start()
+    passwords = fast_passwords()
+    totp: dict[str, str] = {}
+    now = utcnow()
+    with rig.db.session() as s:
+        for name, person in (
+            ("anna", rig.family),
+            ("officer", rig.telecare),
+            ("stranger", rig.stranger),
+        ):
+            create_account(s, passwords, person_id=person, username=name, password=PASSWORD, at=now)
+            totp[name] = start_totp(s, person)
+            assert confirm_totp(s, person, pyotp.TOTP(totp[name]).now(), at=now)
+    settings = WebSettings(max_failures_per_account=3, max_failures_per_ip=1000)
+    clock = Clock()
+    app = create_app(rig.hub, settings, passwords=passwords, clock=clock)
+
+    def client_for() -> TestClient:
+        return TestClient(app, base_url="https://testserver")
+
+    yield Web(rig, client_for, passwords, totp, clock, app)
+    rig.stop()
+
+
+class Clock:
+    """Real time plus an offset the tests move on: each TOTP step is accepted only once."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    def code(self, secret: str) -> str:
+        self.offset += timedelta(seconds=30)
+        return pyotp.TOTP(secret).at(self())
+
+
+def wait_online(rig: HubRig, device: str) -> None:
+    def ready() -> bool:
+        with rig.db.read_session() as s:
+            d = get_device(s, device)
+            return d.health.value == "online" and d.monotonic_ms is not None
+
+    assert rig.wait_until(ready)

@@ -1,0 +1,123 @@
+"""Logging in, CSRF, step-up and unlocking a real simulated door through the API."""
+
+from __future__ import annotations
+
+import time
+
+from hub.storage import create_person
+from hub.storage.accounts import create_account
+from protocol import utcnow
+from tests.web.conftest import PASSWORD, Web, wait_online
+
+
+def login(web: Web, name: str) -> tuple[object, dict[str, str]]:
+    client = web.client_for()
+    r = client.post(
+        "/api/login",
+        json={"username": name, "password": PASSWORD, "totp": web.clock.code(web.totp[name])},
+    )
+    assert r.status_code == 200, r.text
+    return client, {"X-CSRF-Token": r.json()["csrf_token"]}
+
+
+def test_cookie_is_host_prefixed_secure_httponly_strict(web: Web) -> None:
+    client = web.client_for()
+    r = client.post(
+        "/api/login",
+        json={"username": "anna", "password": PASSWORD, "totp": web.clock.code(web.totp["anna"])},
+    )
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("__Host-doorstep=")
+    for part in ("Secure", "HttpOnly", "SameSite=strict", "Path=/"):
+        assert part.lower() in cookie.lower()
+    assert "domain" not in cookie.lower()
+
+
+def test_wrong_password_and_missing_code_are_refused(web: Web) -> None:
+    client = web.client_for()
+    assert (
+        client.post("/api/login", json={"username": "anna", "password": "wrong" * 3}).status_code
+        == 401
+    )
+    assert (
+        client.post("/api/login", json={"username": "anna", "password": PASSWORD}).status_code
+        == 401
+    )
+    assert client.get("/api/session").status_code == 401
+
+
+def test_account_locks_after_failures_and_unknown_user_costs_the_same(web: Web) -> None:
+    with web.rig.db.session() as s:
+        person = create_person(s, display_name="Locky", at=utcnow()).id
+        create_account(
+            s, web.passwords, person_id=person, username="locky", password=PASSWORD, at=utcnow()
+        )
+    client = web.client_for()
+    body = {"username": "locky", "password": "not the password"}
+    started = time.perf_counter()
+    codes = [client.post("/api/login", json=body).status_code for _ in range(4)]
+    known = (time.perf_counter() - started) / 4
+    assert codes[:3] == [401, 401, 401]
+    assert codes[3] == 429
+    right = {"username": "locky", "password": PASSWORD}
+    assert client.post("/api/login", json=right).status_code == 429  # locked even if right
+    started = time.perf_counter()
+    for _ in range(4):
+        assert (
+            client.post("/api/login", json={"username": "nobody", "password": "x" * 12}).status_code
+            == 401
+        )
+    unknown = (time.perf_counter() - started) / 4
+    assert 0.5 < unknown / known < 2.0, (unknown, known)
+
+
+def test_state_change_without_csrf_token_is_refused(web: Web) -> None:
+    client, csrf = login(web, "anna")
+    assert client.post("/api/logout").status_code == 403
+    assert client.post("/api/logout", headers={"X-CSRF-Token": "forged"}).status_code == 403
+    assert client.post("/api/logout", headers=csrf).status_code == 204
+    assert client.get("/api/session").status_code == 401
+
+
+def test_unlock_needs_step_up_then_energises_the_relay(web: Web) -> None:
+    rig = web.rig
+    device = rig.add_device()
+    _agent, board = rig.agent(device)
+    wait_online(rig, device)
+    client, csrf = login(web, "anna")
+    r = client.post(f"/api/doors/{device}/unlock", headers=csrf)
+    assert r.status_code == 403
+    assert "step up" in r.json()["detail"]
+    assert board.relay_changes == []
+    r = client.post("/api/step-up", headers=csrf, json={"totp": web.clock.code(web.totp["anna"])})
+    assert r.status_code == 200, r.text
+    r = client.post(f"/api/doors/{device}/unlock", headers=csrf, json={"reason": "carer"})
+    assert r.status_code == 202, r.text
+    command = r.json()["command_id"]
+    assert rig.hub.commands.wait(command, timeout=5) == "acknowledged"
+    assert client.get(f"/api/commands/{command}").json()["status"] == "acknowledged"
+    assert board.relay_changes[0][1] is True
+    doors = client.get(f"/api/homes/{rig.home}/doors").json()
+    assert device in [d["device"] for d in doors]
+
+
+def test_telecare_sees_fleet_but_not_snapshots_or_unlock(web: Web) -> None:
+    rig = web.rig
+    device = rig.devices[0] if rig.devices else rig.add_device()
+    client, csrf = login(web, "officer")
+    fleet = client.get("/api/fleet").json()
+    assert device in [d["device"] for d in fleet]
+    assert all("snapshot" not in key for d in fleet for key in d)
+    client.post("/api/step-up", headers=csrf, json={"totp": web.clock.code(web.totp["officer"])})
+    assert client.post(f"/api/doors/{device}/unlock", headers=csrf).status_code == 403
+    assert client.get(f"/api/homes/{rig.home}/events").status_code == 403
+
+
+def test_another_homes_door_is_refused(web: Web) -> None:
+    rig = web.rig
+    device = rig.devices[0] if rig.devices else rig.add_device()
+    client, csrf = login(web, "stranger")
+    client.post("/api/step-up", headers=csrf, json={"totp": web.clock.code(web.totp["stranger"])})
+    assert client.get(f"/api/homes/{rig.home}/doors").status_code == 403
+    assert client.post(f"/api/doors/{device}/unlock", headers=csrf).status_code == 403
+    assert client.get(f"/api/homes/{rig.other_home}/doors").status_code == 200

@@ -1,0 +1,90 @@
+"""The live stream over a real HTTP server: a ring on the simulated door arrives as an
+SSE event; a telecare officer gets it without the snapshot id."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+
+from tests.fixtures.database import free_port
+from tests.web.conftest import PASSWORD, Web, wait_online
+
+
+@pytest.fixture(scope="module")
+def server(web: Web) -> Iterator[str]:
+    port = free_port()
+    config = uvicorn.Config(
+        web.app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert srv.started
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+
+
+def _cookie(web: Web, base: str, name: str) -> str:
+    # The cookie is Secure (HTTPS only); this test server speaks plain HTTP on loopback,
+    # so the test carries the session id by hand.
+    r = httpx.post(
+        f"{base}/api/login",
+        json={"username": name, "password": PASSWORD, "totp": web.clock.code(web.totp[name])},
+    )
+    assert r.status_code == 200, r.text
+    return r.headers["set-cookie"].split(";")[0]
+
+
+def _listen(base: str, cookie: str, got: queue.Queue, ready: threading.Event) -> None:
+    with httpx.stream(
+        "GET", f"{base}/api/stream", headers={"Cookie": cookie}, timeout=httpx.Timeout(10, read=15)
+    ) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        event = None
+        for line in r.iter_lines():
+            ready.set()
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "ring":
+                got.put(json.loads(line[6:]))
+                return
+
+
+def test_ring_reaches_family_with_snapshot_and_telecare_without(web: Web, server: str) -> None:
+    rig = web.rig
+    device = rig.add_device()
+    _agent, board = rig.agent(device)
+    wait_online(rig, device)
+    results: dict[str, queue.Queue] = {}
+    threads = []
+    for name in ("anna", "officer", "stranger"):
+        results[name] = queue.Queue()
+        ready = threading.Event()
+        t = threading.Thread(
+            target=_listen,
+            daemon=True,
+            args=(server, _cookie(web, server, name), results[name], ready),
+        )
+        t.start()
+        assert ready.wait(5)
+        threads.append(t)
+    board.ring()
+    family = results["anna"].get(timeout=10)
+    officer = results["officer"].get(timeout=10)
+    assert family["device"] == device
+    assert family["snapshot_id"]
+    assert officer["device"] == device
+    assert "snapshot_id" not in officer
+    with pytest.raises(queue.Empty):  # another home's owner hears nothing of this door
+        results["stranger"].get(timeout=1)
