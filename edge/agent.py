@@ -353,7 +353,8 @@ class EdgeAgent:
                 outcome.detail,
             )
 
-    def _do_snapshot(self, command: AnyCommand) -> None:
+    def _refused_for_privacy(self, command: AnyCommand) -> bool:
+        """While the privacy switch is on, no picture leaves the door."""
         if self.privacy:
             self._ack(
                 command.id,
@@ -362,6 +363,10 @@ class EdgeAgent:
                 RejectReason.PRIVACY,
                 "privacy switch is on",
             )
+        return self.privacy
+
+    def _do_snapshot(self, command: AnyCommand) -> None:
+        if self._refused_for_privacy(command):
             return
         if self._snapshot("request", command_id=command.id) is None:
             self._ack(
@@ -375,14 +380,7 @@ class EdgeAgent:
         self._ack(command.id, command.action, AckOutcome.EXECUTED)
 
     def _do_live_view(self, command: AnyCommand) -> None:
-        if self.privacy:
-            self._ack(
-                command.id,
-                command.action,
-                AckOutcome.REJECTED,
-                RejectReason.PRIVACY,
-                "privacy switch is on",
-            )
+        if self._refused_for_privacy(command):
             return
         self._live_stop.set()
         stop = self._live_stop = threading.Event()
