@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     root = Path(tempfile.mkdtemp(prefix="doorstep-demo-"))
+    root.chmod(0o711)  # Mosquitto drops root to user 'mosquitto', which must reach root/broker
     settings = BrokerSettings(
         layout=BrokerLayout(root / "broker"), port=args.mqtt_port or free_port()
     )
