@@ -32,6 +32,7 @@ from edge.runner import build_agent
 from firmware_config.broker_config import broker_process, broker_settings
 from firmware_config.deployment import Deployment
 from firmware_config.device_config import dump_device_config, load_device_config
+from firmware_config.mosquitto import free_port
 from protocol import (
     DoorbellRang,
     TopicKind,
@@ -42,21 +43,15 @@ from protocol import (
     sign,
     utcnow,
 )
-from protocol.mqtt import MqttLink
+from protocol.mqtt import LinkSettings, MqttLink
 from protocol.topics import PREFIX
 
 
 def _deployment(root: Path) -> tuple[Deployment, str, object]:
     dep = Deployment.init(root / "deploy")
     device = dep.add_device(name="Bench door", hardware="simulated").id
-    broker = broker_process(dep, broker_settings(dep, port=_free_port())).start()
+    broker = broker_process(dep, broker_settings(dep, port=free_port())).start()
     return dep, device, broker
-
-
-def _free_port() -> int:
-    from firmware_config.mosquitto import free_port
-
-    return free_port()
 
 
 def _config(dep: Deployment, device: str, broker: object) -> Path:
@@ -92,7 +87,15 @@ def measure_latency(dep: Deployment, device: str, config: Path, trials: int) -> 
             arrived.set()
 
     acked = threading.Event()
-    hub = MqttLink(_hub_settings(dep, config))
+    hub = MqttLink(
+        LinkSettings(
+            host=cfg.broker.host,
+            port=cfg.broker.port,
+            client_id="bench-hub",
+            tls=dep.service_tls(),
+            clean_start=True,
+        )
+    )
     hub.subscribe(f"{PREFIX}/{device}/event/+", on_event)
     hub.subscribe(f"{PREFIX}/{device}/cmd/ack", lambda *_: acked.set())
     hub.start()
@@ -143,19 +146,6 @@ def measure_latency(dep: Deployment, device: str, config: Path, trials: int) -> 
     hub.stop()
     built.hardware.close()
     return {"ring_event_received": percentiles(ring_ms), "unlock_to_relay": percentiles(unlock_ms)}
-
-
-def _hub_settings(dep: Deployment, config: Path):
-    cfg = load_device_config(config)
-    from protocol.mqtt import LinkSettings
-
-    return LinkSettings(
-        host=cfg.broker.host,
-        port=cfg.broker.port,
-        client_id="bench-hub",
-        tls=dep.service_tls(),
-        clean_start=True,
-    )
 
 
 def measure_process(config: Path, idle_s: float) -> dict:

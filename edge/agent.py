@@ -188,15 +188,19 @@ class EdgeAgent:
         self.publisher.kick()
         return seq
 
+    def _state_changed(self, cls: type[EventBase], **fields: Any) -> None:
+        """An event that changes lock, door or privacy: record it, then the retained state."""
+        self._last_state_seq = self.emit(cls, **fields)
+        self._publish_state()
+
     def _lock_report(self, state: LockState, cause: LockCause, command_id: str | None) -> None:
-        self._last_state_seq = self.emit(
+        self._state_changed(
             LockChanged,
             state=state,
             cause=cause,
             command_id=command_id,
             door=self.lock.door_state(),
         )
-        self._publish_state()
 
     # -- doorbell and door ----------------------------------------------------
     def _ring(self) -> None:
@@ -257,12 +261,10 @@ class EdgeAgent:
         return item[0]
 
     def _door_opened(self) -> None:
-        self._last_state_seq = self.emit(DoorOpened)
-        self._publish_state()
+        self._state_changed(DoorOpened)
 
     def _door_closed(self) -> None:
-        self._last_state_seq = self.emit(DoorClosed)
-        self._publish_state()
+        self._state_changed(DoorClosed)
         self.lock.door_closed()
 
     def _camera_lost(self, detail: str) -> None:
@@ -405,6 +407,5 @@ class EdgeAgent:
             self._live_stop.set()
         if self.frames is not None:
             self.frames.pause(privacy)
-        self._last_state_seq = self.emit(PrivacyChanged, privacy=privacy)
-        self._publish_state()
+        self._state_changed(PrivacyChanged, privacy=privacy)
         self._ack(command.id, command.action, AckOutcome.EXECUTED)

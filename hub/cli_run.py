@@ -33,9 +33,9 @@ def add_run_commands(hub: argparse._SubParsersAction) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
-    from .settings import HubSettings
+    from .cli import _settings as settings  # one reading of --db and the environment
 
-    return HubSettings(**({"database_url": args.db} if args.db else {}))
+    return settings(args)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ Every handler is idempotent by (device, seq) or by "newest wins", so the same
 message handled twice, or by two hub processes, changes nothing the second time.
 
     >>> ctx = HandlerContext(session, files, received_at=utcnow())       # doctest: +SKIP
-    >>> HANDLERS[type(message)](ctx, message)                             # doctest: +SKIP
+    >>> on_events(ctx, events); handler_for(status)(ctx, status)          # doctest: +SKIP
     >>> ctx.notices, ctx.sync_devices                                     # doctest: +SKIP
 """
 
@@ -41,7 +41,7 @@ from .storage import (
     resolve_open_alert,
 )
 from .storage.devices import get_device
-from .storage.events import StoreOutcome, store_event, store_events
+from .storage.events import StoreOutcome, store_events
 from .storage.models_commands import AlertKind
 from .storage.snapshot_files import SnapshotFiles
 from .storage.snapshots import store_snapshot
@@ -109,18 +109,6 @@ def on_telemetry(ctx: HandlerContext, telemetry: Telemetry) -> None:
         ctx.alert(AlertKind.LOW_DISK, telemetry.device, disk_free_bytes=free)
     elif free is not None:
         ctx.resolve(AlertKind.LOW_DISK, telemetry.device)
-
-
-def on_event(ctx: HandlerContext, event: EventBase) -> None:
-    result = store_event(ctx.session, event, ctx.received_at)
-    ctx.sync_devices[event.device] = result.stored_through
-    if result.outcome is not StoreOutcome.INSERTED:
-        return  # a duplicate was handled when it first arrived
-    if result.new_gap:
-        ctx.notify("gap", event.device, first=result.new_gap[0], last=result.new_gap[1])
-    react = _REACTIONS.get(type(event))
-    if react:
-        react(ctx, event)
 
 
 def on_events(ctx: HandlerContext, events: list[EventBase]) -> None:
@@ -234,6 +222,5 @@ HANDLERS: dict[type, Callable[[HandlerContext, Any], None]] = {
 
 
 def handler_for(message: object) -> Callable[[HandlerContext, Any], None] | None:
-    if isinstance(message, EventBase):
-        return on_event
+    """The handler of a non-event message (events go through ``on_events`` in batches)."""
     return HANDLERS.get(type(message))

@@ -9,8 +9,12 @@ import time
 
 
 def test_demo_starts_broker_and_stops_on_ctrl_c():
-    proc = subprocess.Popen([sys.executable, "-m", "doorstep", "demo"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "doorstep", "demo"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines = []
     deadline = time.monotonic() + 20
     assert proc.stdout is not None

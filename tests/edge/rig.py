@@ -3,9 +3,7 @@ test 'hub' that watches the device's topics and can send signed commands."""
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,6 @@ from protocol import (
     Sync,
     TopicKind,
     UnlockDoor,
-    decode,
     encode,
     encode_signed,
     new_device_id,
@@ -34,29 +31,7 @@ from protocol.codec import WireMessage, WireProperties
 from protocol.mqtt import LinkSettings, MqttLink
 from protocol.signing import SignedEnvelope
 from protocol.topics import PREFIX
-
-
-@dataclass
-class HubView:
-    """What a hub would see from one device: decoded messages in arrival order."""
-
-    messages: list[Any] = field(default_factory=list)
-    cond: threading.Condition = field(default_factory=threading.Condition)
-
-    def __call__(self, topic: str, payload: bytes, props: WireProperties) -> None:
-        message = decode(topic, payload, props).message
-        with self.cond:
-            self.messages.append(message)
-            self.cond.notify_all()
-
-    def wait(self, predicate: Any, timeout: float = 5.0) -> list[Any]:
-        with self.cond:
-            self.cond.wait_for(lambda: predicate(self.messages), timeout)
-            return list(self.messages)
-
-    def of(self, cls: type) -> list[Any]:
-        with self.cond:
-            return [m for m in self.messages if isinstance(m, cls)]
+from tests.fixtures.broker import DecodedMessages
 
 
 class Rig:
@@ -78,7 +53,7 @@ class Rig:
         self.options = options or AgentOptions(
             hold_s=0.3, cooldown_s=1.0, heartbeat_s=3600, frame_interval_s=0.05
         )
-        self.view = HubView()
+        self.view = DecodedMessages()
         self.hub = MqttLink(
             LinkSettings(
                 host=broker.host,

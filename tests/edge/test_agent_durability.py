@@ -22,26 +22,6 @@ from protocol.topics import PREFIX
 from tests.edge.rig import Rig
 
 
-class SyncingHub:
-    """A minimal hub: stores by seq, publishes the retained sync mark as it goes."""
-
-    def __init__(self, rig: Rig) -> None:
-        self.rig = rig
-        self.first_seen: list[int] = []
-        self.seen: set[int] = set()
-        self.lock = threading.Lock()
-        self.mark = 0
-
-    def __call__(self, seqs: list[int]) -> None:
-        with self.lock:
-            for seq in seqs:
-                if seq not in self.seen:
-                    self.seen.add(seq)
-                    self.first_seen.append(seq)
-            while self.mark + 1 in self.seen:
-                self.mark += 1
-
-
 def _seqs(messages: list) -> list[int]:
     return [m.seq for m in messages if isinstance(m, EventBase)]
 

@@ -39,7 +39,7 @@ from hub.errors import CheckpointError, InvalidAuditEntry
 from hub.storage import Database
 from hub.storage.audit_rows import AuditRow
 from protocol.errors import SignatureInvalid
-from tests.fixtures.database import T0
+from tests.fixtures.database import T0, run_threads
 
 A = AuditAction
 
@@ -113,21 +113,13 @@ def test_bad_entries_are_refused(database: Database, kwargs: dict, message: str)
 
 def test_concurrent_appends_from_several_hubs_keep_one_chain(database: Database) -> None:
     hubs = [Database(database.url) for _ in range(4)]
-    errors: list[BaseException] = []
 
     def write(i: int) -> None:
-        try:
-            for n in range(25):
-                with hubs[i].session() as s:
-                    append(s, A.LOGIN, actor=person_ref(f"p{i}"), at=T0, details={"n": n})
-        except BaseException as exc:  # asserted below
-            errors.append(exc)
+        for n in range(25):
+            with hubs[i].session() as s:
+                append(s, A.LOGIN, actor=person_ref(f"p{i}"), at=T0, details={"n": n})
 
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(hubs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_threads(write, len(hubs))
     for hub in hubs:
         hub.dispose()
     assert errors == []

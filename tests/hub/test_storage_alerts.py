@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -19,7 +18,7 @@ from hub.storage import (
     resolve_alert,
     resolve_open_alert,
 )
-from tests.fixtures.database import T0
+from tests.fixtures.database import T0, run_threads
 
 K = AlertKind
 
@@ -72,21 +71,13 @@ def test_hub_and_home_scopes(database: Database) -> None:
 def test_concurrent_raises_open_exactly_one(database: Database, device_id) -> None:
     hubs = [Database(database.url) for _ in range(4)]
     ids: list[int] = []
-    errors: list[BaseException] = []
 
     def raise_it(i: int) -> None:
-        try:
-            for _ in range(10):
-                with hubs[i].session() as s:
-                    ids.append(raise_alert(s, K.TAMPER, at=T0, device_id=device_id)[0].id)
-        except BaseException as exc:  # asserted below
-            errors.append(exc)
+        for _ in range(10):
+            with hubs[i].session() as s:
+                ids.append(raise_alert(s, K.TAMPER, at=T0, device_id=device_id)[0].id)
 
-    threads = [threading.Thread(target=raise_it, args=(i,)) for i in range(len(hubs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_threads(raise_it, len(hubs))
     for hub in hubs:
         hub.dispose()
     assert errors == []

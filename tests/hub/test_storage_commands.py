@@ -23,7 +23,7 @@ from hub.storage import (
     record_ack,
 )
 from protocol.commands import AckOutcome
-from tests.fixtures.database import T0
+from tests.fixtures.database import T0, run_threads
 
 
 def _new_command(db: Database, device: str) -> str:
@@ -56,24 +56,16 @@ def test_counters_grow_and_respect_the_device_floor(database: Database, device_i
 def test_counters_are_unique_across_concurrent_hubs(database: Database, device_id) -> None:
     hubs = [Database(database.url) for _ in range(4)]
     got: list[int] = []
-    errors: list[BaseException] = []
     lock = threading.Lock()
 
     def allocate(i: int) -> None:
-        try:
-            for _ in range(25):
-                with hubs[i].session() as s:
-                    n = allocate_command_counter(s, device_id)
-                with lock:
-                    got.append(n)
-        except BaseException as exc:  # asserted below
-            errors.append(exc)
+        for _ in range(25):
+            with hubs[i].session() as s:
+                n = allocate_command_counter(s, device_id)
+            with lock:
+                got.append(n)
 
-    threads = [threading.Thread(target=allocate, args=(i,)) for i in range(len(hubs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors = run_threads(allocate, len(hubs))
     for hub in hubs:
         hub.dispose()
     assert errors == []

@@ -22,7 +22,7 @@ from hub.storage import (
 from hub.storage.models import Event
 from protocol.events import OutboxOverflowed
 from protocol.examples import EXAMPLE_BOOT
-from tests.fixtures.database import T0, ring
+from tests.fixtures.database import T0, ring, run_threads
 
 
 def _store(db: Database, event):
@@ -138,23 +138,6 @@ def test_shuffled_redelivery_stores_each_seq_once(database, device_id) -> None:
         assert all(g.status is GapStatus.RESOLVED for g in gaps(s, device_id))
 
 
-def _run_threads(target, n: int) -> list[BaseException]:
-    errors: list[BaseException] = []
-
-    def guarded(i: int) -> None:
-        try:
-            target(i)
-        except BaseException as exc:  # collected and asserted on by the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return errors
-
-
 def test_concurrent_hubs_storing_the_same_event_never_fail(database, device_id) -> None:
     # Separate Database objects: separate pools, like separate hub processes.
     hubs = [Database(database.url) for _ in range(4)]
@@ -168,7 +151,7 @@ def test_concurrent_hubs_storing_the_same_event_never_fail(database, device_id) 
             with lock:
                 outcomes.append(result.outcome)
 
-    errors = _run_threads(deliver, len(hubs))
+    errors = run_threads(deliver, len(hubs))
     for hub in hubs:
         hub.dispose()
     assert errors == []
@@ -187,7 +170,7 @@ def test_concurrent_hubs_sharing_a_stream_leave_no_hole(database, device_id) -> 
         for event in events[i :: len(hubs)]:  # like a shared subscription's round robin
             _store(hubs[i], event)
 
-    errors = _run_threads(deliver, len(hubs))
+    errors = run_threads(deliver, len(hubs))
     for hub in hubs:
         hub.dispose()
     assert errors == []
@@ -239,7 +222,7 @@ def test_concurrent_overlapping_batches_neither_deadlock_nor_double(database) ->
             with hubs[i].session() as s:
                 store_events(s, mine[start : start + 25], received_at=T0)
 
-    errors = _run_threads(deliver, len(hubs))
+    errors = run_threads(deliver, len(hubs))
     for hub in hubs:
         hub.dispose()
     assert errors == []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,28 +18,13 @@ from hub.service import Hub
 from hub.storage import Database, add_membership, create_home, create_person, register_device
 from hub.storage.models_registry import Grant, Role
 from hub.storage.snapshot_files import SnapshotFiles
-from protocol import decode, encode, new_device_id, utcnow
-from protocol.codec import WireMessage, WireProperties
+from protocol import encode, new_device_id, utcnow
+from protocol.codec import WireMessage
 from protocol.device import DeviceStatus
 from protocol.mqtt import LinkSettings, MqttLink
 from protocol.signing import public_key_pem
 from protocol.topics import PREFIX
-
-
-class Collector:
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self.cond = threading.Condition()
-
-    def __call__(self, topic: str, payload: bytes, props: WireProperties) -> None:
-        with self.cond:
-            self.items.append(decode(topic, payload, props).message)
-            self.cond.notify_all()
-
-    def wait(self, predicate: Any, timeout: float = 10) -> list[Any]:
-        with self.cond:
-            self.cond.wait_for(lambda: predicate(self.items), timeout)
-            return list(self.items)
+from tests.fixtures.broker import DecodedMessages
 
 
 class HubRig:
@@ -49,18 +33,24 @@ class HubRig:
         self.broker = broker
         self.signer = Ed25519PrivateKey.generate()
         self.root = Path(tempfile.mkdtemp(prefix="doorstep-hub-"))
-        settings = {"mqtt_host": broker.host, "mqtt_port": broker.port,
-                    "mqtt_client_id": f"hub-{new_device_id()}", "command_timeout_s": 2.0,
-                    "health_interval_s": 0.2}
+        settings = {
+            "mqtt_host": broker.host,
+            "mqtt_port": broker.port,
+            "mqtt_client_id": f"hub-{new_device_id()}",
+            "command_timeout_s": 2.0,
+            "health_interval_s": 0.2,
+        }
         settings.update(runtime)
         self.runtime = HubRuntimeSettings(**settings)
         self.hub = Hub(db, SnapshotFiles(self.root / "snapshots"), self.signer, self.runtime)
         self.device_keys: dict[str, Ed25519PrivateKey] = {}
         with db.session() as s:
-            self.home = create_home(s, name="Margaret's home", timezone="Europe/London",
-                                    at=utcnow()).id
-            self.other_home = create_home(s, name="Someone else", timezone="Europe/London",
-                                          at=utcnow()).id
+            self.home = create_home(
+                s, name="Margaret's home", timezone="Europe/London", at=utcnow()
+            ).id
+            self.other_home = create_home(
+                s, name="Someone else", timezone="Europe/London", at=utcnow()
+            ).id
             self.family = self._person(s, "Anna", Role.FAMILY_MEMBER, self.home)
             self.telecare = self._person(s, "Officer", Role.TELECARE_OFFICER, self.home)
             self.stranger = self._person(s, "Stranger", Role.FAMILY_OWNER, self.other_home)
@@ -69,8 +59,7 @@ class HubRig:
         self.agents: list[tuple[EdgeAgent, SimulatedBoard]] = []
 
     @staticmethod
-    def _person(s: Any, name: str, role: Role, home: str,
-                grants: tuple[Grant, ...] = ()) -> str:
+    def _person(s: Any, name: str, role: Role, home: str, grants: tuple[Grant, ...] = ()) -> str:
         person = create_person(s, display_name=name, at=utcnow()).id
         add_membership(s, person_id=person, home_id=home, role=role, at=utcnow(), grants=grants)
         return person
@@ -80,9 +69,14 @@ class HubRig:
         key = Ed25519PrivateKey.generate()
         self.device_keys[device_id] = key
         with self.db.session() as s:
-            register_device(s, device_id=device_id, name="Front door",
-                            public_key_pem=public_key_pem(key.public_key()).decode(),
-                            at=utcnow(), home_id=self.home)
+            register_device(
+                s,
+                device_id=device_id,
+                name="Front door",
+                public_key_pem=public_key_pem(key.public_key()).decode(),
+                at=utcnow(),
+                home_id=self.home,
+            )
         self.devices.append(device_id)
         return device_id
 
@@ -91,17 +85,27 @@ class HubRig:
         return self
 
     def device_link(self, device_id: str, *, will: bool = True) -> MqttLink:
-        w = encode(DeviceStatus(device=device_id, online=False, boot_id="ab" * 8,
-                                since=utcnow())) if will else None
-        link = MqttLink(LinkSettings(host=self.broker.host, port=self.broker.port,
-                                     client_id=f"{device_id}-{len(self.links)}",
-                                     clean_start=True, will=w, keepalive_s=2))
+        w = (
+            encode(DeviceStatus(device=device_id, online=False, boot_id="ab" * 8, since=utcnow()))
+            if will
+            else None
+        )
+        link = MqttLink(
+            LinkSettings(
+                host=self.broker.host,
+                port=self.broker.port,
+                client_id=f"{device_id}-{len(self.links)}",
+                clean_start=True,
+                will=w,
+                keepalive_s=2,
+            )
+        )
         link.start()
         self.links.append(link)
         return link
 
-    def watch_sync(self, device_id: str) -> Collector:
-        got = Collector()
+    def watch_sync(self, device_id: str) -> DecodedMessages:
+        got = DecodedMessages()
         link = self.device_link(device_id, will=False)
         link.subscribe(f"{PREFIX}/{device_id}/sync", got)
         assert link.wait_subscribed()
@@ -112,14 +116,16 @@ class HubRig:
 
     def agent(self, device_id: str, **options: Any) -> tuple[EdgeAgent, SimulatedBoard]:
         board = SimulatedBoard(travel_s=0.01)
-        opts = {"hold_s": 0.3, "cooldown_s": 0.5, "heartbeat_s": 3600,
-                "frame_interval_s": 0.05}
+        opts = {"hold_s": 0.3, "cooldown_s": 0.5, "heartbeat_s": 3600, "frame_interval_s": 0.05}
         opts.update(options)
         agent = EdgeAgent(
-            device_id, board.hardware,
+            device_id,
+            board.hardware,
             LinkSettings(host=self.broker.host, port=self.broker.port, client_id=device_id),
             Outbox(Path(tempfile.mkdtemp(prefix="doorstep-edge-")) / "outbox.sqlite"),
-            self.signer.public_key(), self.device_keys[device_id], AgentOptions(**opts),
+            self.signer.public_key(),
+            self.device_keys[device_id],
+            AgentOptions(**opts),
         )
         agent.start()
         assert agent.link.wait_connected(5)

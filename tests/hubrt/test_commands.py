@@ -27,6 +27,7 @@ def _online(rig, device):
         with rig.db.read_session() as s:
             d = get_device(s, device)
             return d.health.value == "online" and d.monotonic_ms is not None
+
     assert rig.wait_until(ready)
 
 
@@ -39,8 +40,9 @@ def test_unlock_acknowledged_and_audited(rig):
     device = rig.add_device()
     _agent, board = rig.agent(device)
     _online(rig, device)
-    ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family,
-                                      reason="carer Sarah at the door")
+    ticket = rig.hub.commands.request(
+        device, "unlock", person_id=rig.family, reason="carer Sarah at the door"
+    )
     assert rig.hub.commands.wait(ticket.id, timeout=5) == "acknowledged"
     assert board.relay_changes[0][1] is True
     with rig.db.read_session() as s:

@@ -26,13 +26,22 @@ class Clock:
 
 
 def _telemetry(device: str) -> Telemetry:
-    return Telemetry(device=device, boot_id="ab" * 8, at=utcnow(), monotonic_ms=1000,
-                     clock_synced=False, uptime_s=1, software_version="test", outbox_depth=0)
+    return Telemetry(
+        device=device,
+        boot_id="ab" * 8,
+        at=utcnow(),
+        monotonic_ms=1000,
+        clock_synced=False,
+        uptime_s=1,
+        software_version="test",
+        outbox_depth=0,
+    )
 
 
 def test_missed_heartbeats_degrade_then_offline(database, plain_broker):
-    rig = HubRig(database, plain_broker, degraded_after_s=45, offline_after_s=90,
-                 health_interval_s=3600)
+    rig = HubRig(
+        database, plain_broker, degraded_after_s=45, offline_after_s=90, health_interval_s=3600
+    )
     clock = Clock()
     rig.hub = Hub(database, rig.hub.files, rig.signer, rig.runtime, clock=clock)
     rig.start()
@@ -73,9 +82,12 @@ def test_two_hubs_on_a_shared_subscription_store_every_event_once(database, plai
     # sessions in their groups, and would hand them a share of our messages.
     rig = HubRig(database, plain_broker, shared_group=f"hub-{new_device_id()}")
     second_db = Database(database.url)
-    second = Hub(second_db, SnapshotFiles(rig.root / "snapshots"), rig.signer,
-                 rig.runtime.model_copy(update={"mqtt_client_id": rig.runtime.mqtt_client_id
-                                                + "-b"}))
+    second = Hub(
+        second_db,
+        SnapshotFiles(rig.root / "snapshots"),
+        rig.signer,
+        rig.runtime.model_copy(update={"mqtt_client_id": rig.runtime.mqtt_client_id + "-b"}),
+    )
     rig.start()
     second.start()
     try:
