@@ -20,11 +20,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hardware.imaging import encode_jpeg, resize_to_width
 from hardware.interfaces import Hardware, IndicatorPattern
-from protocol.codec import WireProperties, encode, encode_signed
+from protocol.audit import AuditCheckpoint
+from protocol.codec import WireProperties, decode, encode, encode_signed
 from protocol.commands import AckOutcome, AnyCommand, RejectReason
 from protocol.device import LockState
+from protocol.errors import ProtocolError
 from protocol.events import (
     DoorbellRang,
     DoorClosed,
@@ -44,7 +45,8 @@ from protocol.topics import TopicKind, device_filter
 
 from .clock import AgentClock
 from .command_guard import CommandGuard, Verdict
-from .frames import FrameBuffer
+from .frames import FrameBuffer, Still
+from .live_view import LiveView
 from .lock_service import LockService
 from .messages import MessageFactory
 from .options import AgentOptions
@@ -93,6 +95,8 @@ class EdgeAgent:
         self.frames = (
             FrameBuffer(
                 hardware.camera,
+                width=o.snapshot_width,
+                quality=o.jpeg_quality,
                 size=o.buffer_frames,
                 interval_s=o.frame_interval_s,
                 on_lost=self._camera_lost,
@@ -107,7 +111,7 @@ class EdgeAgent:
         self._last_ring = -1e9
         self._last_state_seq = 0
         self._rejections: list[float] = []
-        self._live_stop = threading.Event()
+        self.live = LiveView(self.run_soon, self._live_picture)
         self.suppressed_presses = 0
         self.started_at = time.monotonic()
 
@@ -120,6 +124,12 @@ class EdgeAgent:
         self.link.on_connected = self._connected
         self.link.subscribe(device_filter(TopicKind.COMMAND, self.device_id), self._on_command)
         self.link.subscribe(device_filter(TopicKind.SYNC, self.device_id), self.publisher.on_sync)
+        self.link.subscribe(
+            device_filter(TopicKind.CHECKPOINT, self.device_id),
+            lambda topic, payload, _props: self._jobs.put(
+                lambda: self._keep_checkpoint(topic, payload)
+            ),
+        )
         self.hw.doorbell.on_press(lambda: self._jobs.put(self._ring))
         if self.hw.door_contact is not None:
             self.hw.door_contact.on_open(lambda: self._jobs.put(self._door_opened))
@@ -131,7 +141,7 @@ class EdgeAgent:
         self.link.start_background()
 
     def stop(self) -> None:
-        self._live_stop.set()
+        self.live.stop()
         self.telemetry.stop()
         if self.link.connected:
             try:  # a graceful goodbye; the last will covers a link that is already gone
@@ -209,40 +219,47 @@ class EdgeAgent:
             self.suppressed_presses += 1
             return
         self._last_ring = now
-        self._show(IndicatorPattern.NOTIFYING)
         ring_id = new_message_id()
-        snapshot = self._snapshot_builder("ring", event_id=ring_id)
+        snapshot = self._snapshot_item("ring", self._best_still(), event_id=ring_id)
         snapshot_id = snapshot[0] if snapshot else None
         ring = (
             lambda s: encode(self.make.event(DoorbellRang, s, id=ring_id, snapshot_id=snapshot_id)),
             "event",
         )
-        # Picture first, then the ring that refers to it; one durable write for both.
+        # Picture first, then the ring that refers to it; one durable write for both,
+        # sent from this thread at once (the publisher thread would be one more hop).
         self.outbox.append_many([snapshot[1], ring] if snapshot else [ring])
-        self.publisher.kick()
+        self.publisher.flush()
+        # The visitor's cue comes after the message is on its way: it costs ~0.5 ms.
+        self._show(IndicatorPattern.NOTIFYING)
 
-    def _snapshot_builder(
-        self, reason: str, *, event_id: str | None = None, command_id: str | None = None
-    ) -> tuple[str, Any] | None:
-        """(snapshot id, outbox item) for the best recent frame, or None without one."""
+    def _best_still(self) -> Still | None:
+        """The sharpest recent picture (already encoded), or None: no camera, privacy."""
         if self.frames is None or self.privacy:
             return None
-        frame = self.frames.best()
-        if frame is None:
+        return self.frames.best()
+
+    def _snapshot_item(
+        self,
+        reason: str,
+        still: Still | None,
+        *,
+        event_id: str | None = None,
+        command_id: str | None = None,
+    ) -> tuple[str, Any] | None:
+        """(snapshot id, outbox item) for ``still``, or None without one."""
+        if still is None:
             return None
-        frame = resize_to_width(frame, self.options.snapshot_width)
-        height, width = frame.shape[:2]
-        jpeg = encode_jpeg(frame, None, self.options.jpeg_quality)
         snapshot_id = new_message_id()
 
         def build(seq: int) -> Any:
             return encode(
                 self.make.snapshot(
-                    jpeg,
+                    still.jpeg,
                     seq,
                     snapshot_id=snapshot_id,
-                    width=width,
-                    height=height,
+                    width=still.width,
+                    height=still.height,
                     reason=reason,
                     event_id=event_id,
                     command_id=command_id,
@@ -251,13 +268,15 @@ class EdgeAgent:
 
         return snapshot_id, (build, "snapshot")
 
-    def _snapshot(self, reason: str, *, command_id: str | None = None) -> str | None:
-        """Take a snapshot now and queue it; its id, or None without a frame."""
-        item = self._snapshot_builder(reason, command_id=command_id)
+    def _snapshot(
+        self, reason: str, still: Still | None, *, command_id: str | None = None
+    ) -> str | None:
+        """Queue ``still`` as a snapshot and send it; its id, or None without a picture."""
+        item = self._snapshot_item(reason, still, command_id=command_id)
         if item is None:
             return None
         self.outbox.append_many([item[1]])
-        self.publisher.kick()
+        self.publisher.flush()
         return item[0]
 
     def _door_opened(self) -> None:
@@ -288,6 +307,16 @@ class EdgeAgent:
             self.hw.indicator.show(pattern)
         except Exception:
             log.exception("indicator failed")
+
+    def _keep_checkpoint(self, topic: str, payload: bytes) -> None:
+        """Keep the hub's newest signed audit checkpoint: a copy off the hub. Never acted on."""
+        try:
+            message = decode(topic, payload).message
+        except ProtocolError as exc:
+            log.warning("ignoring a bad audit checkpoint: %s", exc)
+            return
+        if isinstance(message, AuditCheckpoint):
+            self.outbox.set_state("audit_checkpoint", message.checkpoint.model_dump_json())
 
     # -- commands --------------------------------------------------------------
     def _on_command(self, _topic: str, payload: bytes, _props: WireProperties) -> None:
@@ -370,7 +399,7 @@ class EdgeAgent:
     def _do_snapshot(self, command: AnyCommand) -> None:
         if self._refused_for_privacy(command):
             return
-        if self._snapshot("request", command_id=command.id) is None:
+        if self._snapshot("request", self._best_still(), command_id=command.id) is None:
             self._ack(
                 command.id,
                 command.action,
@@ -384,27 +413,37 @@ class EdgeAgent:
     def _do_live_view(self, command: AnyCommand) -> None:
         if self._refused_for_privacy(command):
             return
-        self._live_stop.set()
-        stop = self._live_stop = threading.Event()
-        deadline = time.monotonic() + command.duration_s  # type: ignore[union-attr]
-        interval = command.interval_ms / 1000  # type: ignore[union-attr]
-
-        def tick() -> None:
-            while not stop.wait(interval) and time.monotonic() < deadline:
-                self._jobs.put(lambda: self._snapshot("live_view", command_id=command.id))
-
-        threading.Thread(target=tick, name="live-view", daemon=True).start()
+        if self.frames is None:
+            self._ack(
+                command.id,
+                command.action,
+                AckOutcome.FAILED,
+                RejectReason.HARDWARE_FAULT,
+                "this device has no camera",
+            )
+            return
+        self.live.start(
+            command.id,
+            duration_s=command.duration_s,  # type: ignore[union-attr]
+            interval_ms=command.interval_ms,  # type: ignore[union-attr]
+        )
         self._ack(command.id, command.action, AckOutcome.EXECUTED)
 
+    def _live_picture(self, command_id: str, max_age_s: float) -> None:
+        """One live-view picture (on the worker): the newest, if privacy allows."""
+        if self.privacy or self.frames is None:
+            return
+        self._snapshot("live_view", self.frames.latest(max_age_s), command_id=command_id)
+
     def _do_stop_live_view(self, command: AnyCommand) -> None:
-        self._live_stop.set()
+        self.live.stop()
         self._ack(command.id, command.action, AckOutcome.EXECUTED)
 
     def _do_set_privacy(self, command: AnyCommand) -> None:
         privacy = bool(command.privacy)  # type: ignore[union-attr]
         self.outbox.set_state("privacy", "1" if privacy else "0")
         if privacy:
-            self._live_stop.set()
+            self.live.stop()
         if self.frames is not None:
             self.frames.pause(privacy)
         self._state_changed(PrivacyChanged, privacy=privacy)

@@ -38,6 +38,7 @@ from protocol.topics import TopicKind
 
 from .audit import AuditAction, append, command_ref, device_ref, make_checkpoint, person_ref
 from .bus import Notice, NoticeBus
+from .checkpoint_job import publish_checkpoint
 from .errors import HubError
 from .handlers import HandlerContext
 from .policy import Permission, by_grant, require
@@ -312,7 +313,11 @@ class CommandService:
             },
         )
         if executed and ack.action == "unlock":
-            make_checkpoint(s, self.audit_key, now=at)
+            # A checkpoint after every unlock, and a copy to the door that opened.
+            checkpoint = make_checkpoint(s, self.audit_key, now=at)
+            ctx.after_commit.append(
+                lambda: publish_checkpoint(self.link, [device_id], checkpoint, at)
+            )
         if not executed:
             recent = count_rejected(s, device_id, since=at - timedelta(minutes=10))
             if recent >= self.settings.rejected_commands_alert:

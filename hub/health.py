@@ -1,10 +1,12 @@
 """The health monitor: turns silence and lingering states into health and alerts.
 
-Every ``interval_s`` it marks devices degraded or offline when their heartbeats
-stop, raises alerts for doors left open or unlocked and rings nobody answered,
-and signs an audit checkpoint when one is due.
+Every ``health_interval_s`` it marks devices degraded or offline when their
+heartbeats stop, raises alerts for doors left open or unlocked and rings nobody
+answered, and raises ``audit_checkpoint_overdue`` when the checkpoint job has not
+signed one for ``checkpoint_overdue_s``. Each pass reads only the devices whose
+silence or state just crossed a limit (``storage.sweeps``, indexed), never the fleet.
 
-    >>> HealthMonitor(db, bus, settings, audit_key).start()   # doctest: +SKIP
+    >>> HealthMonitor(db, bus, settings).start()   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -14,21 +16,20 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.orm import Session
 
 from protocol.base import utcnow
-from protocol.device import DoorState, LockState
 
-from .audit import checkpoint_if_due, checkpoint_overdue
+from .audit import checkpoint_overdue
 from .bus import Notice, NoticeBus
 from .runtime_settings import HubRuntimeSettings
 from .storage import raise_alert, resolve_open_alert
 from .storage.alerts import HUB_SCOPE
 from .storage.database import Database
-from .storage.devices import list_devices, set_health, silent_devices
+from .storage.devices import set_health
 from .storage.models_commands import AlertKind
-from .storage.models_registry import Device, DeviceHealth
+from .storage.models_registry import DeviceHealth
+from .storage.sweeps import lingering_doors, presence_candidates
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +40,19 @@ class HealthMonitor:
         db: Database,
         bus: NoticeBus,
         settings: HubRuntimeSettings,
-        audit_key: Ed25519PrivateKey,
         *,
-        checkpoint_interval_s: int = 300,
         checkpoint_overdue_s: int = 900,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.bus = bus
         self.settings = settings
-        self.audit_key = audit_key
-        self.checkpoint_interval_s = checkpoint_interval_s
         self.checkpoint_overdue_s = checkpoint_overdue_s
         self.clock = clock
+        self.chunk = 500  # devices marked per transaction
+        self.max_chunks = 400  # per pass; the next pass goes on
         self._rings: dict[str, datetime] = {}  # device -> oldest unanswered ring
+        self._alerted: set[str] = set()  # devices whose unanswered-ring alert is raised
         self._rings_lock = threading.Lock()
         self._sub = bus.subscribe()
         self._stop = threading.Event()
@@ -92,8 +92,18 @@ class HealthMonitor:
                 answered = notice.kind == "command" or (
                     notice.kind == "door" and notice.data.get("door") == "open"
                 )
-                if answered and self._rings.pop(notice.device_id, None) is not None:
+                if not answered:
+                    continue
+                waiting = self._rings.pop(notice.device_id, None) is not None
+                if waiting or notice.device_id in self._alerted:
+                    # Also after the alert: a late answer resolves it.
+                    self._alerted.discard(notice.device_id)
                     self._resolve_ring(notice.device_id)
+
+    def pending_rings(self) -> dict[str, datetime]:
+        """Rings nobody has answered yet, by device (hub time of the oldest)."""
+        with self._rings_lock:
+            return dict(self._rings)
 
     def _resolve_ring(self, device_id: str) -> None:
         with self.db.session() as s:
@@ -103,11 +113,17 @@ class HealthMonitor:
         """One pass (tests call it directly with a controlled clock)."""
         now = self.clock()
         notices: list[Notice] = []
+        # Presence in bounded transactions: when a whole fleet falls silent at once
+        # (a broker restart), one transaction marking 100,000 devices would hold the
+        # database's write lock for minutes and stall ingest.
+        for _ in range(self.max_chunks):
+            with self.db.session() as s:
+                changed = self._presence(s, now, notices)
+            if changed < self.chunk or self._stop.wait(0.01):
+                break
         with self.db.session() as s:
-            self._presence(s, now, notices)
             self._lingering(s, now, notices)
             self._unanswered(s, now, notices)
-            checkpoint_if_due(s, self.audit_key, now=now, interval_s=self.checkpoint_interval_s)
             if checkpoint_overdue(s, now=now, after_s=self.checkpoint_overdue_s):
                 raise_alert(s, AlertKind.AUDIT_CHECKPOINT_OVERDUE, at=now)
             else:
@@ -115,18 +131,17 @@ class HealthMonitor:
         for notice in notices:
             self.bus.post(notice)
 
-    def _presence(self, s: Session, now: datetime, notices: list[Notice]) -> None:
+    def _presence(self, s: Session, now: datetime, notices: list[Notice]) -> int:
+        """Mark up to ``chunk`` silent devices; return how many candidates there were."""
         st = self.settings
         offline_before = now - timedelta(seconds=st.offline_after_s)
         degraded_before = now - timedelta(seconds=st.degraded_after_s)
-        for device in silent_devices(s, degraded_before):
-            if device.health is DeviceHealth.OFFLINE:
-                continue
-            # A device never heard from counts from its registration, not from the epoch.
-            heard = device.last_seen or device.registered_at
-            if heard >= degraded_before:
-                continue
-            health = DeviceHealth.OFFLINE if heard < offline_before else DeviceHealth.DEGRADED
+        candidates = presence_candidates(
+            s, degraded_before=degraded_before, offline_before=offline_before, limit=self.chunk
+        )
+        for device in candidates:
+            offline = device.heard < offline_before
+            health = DeviceHealth.OFFLINE if offline else DeviceHealth.DEGRADED
             if set_health(s, device.id, health, now, silent_since=degraded_before):
                 notices.append(
                     Notice(
@@ -144,21 +159,16 @@ class HealthMonitor:
                         device_id=device.id,
                         details={"cause": "no heartbeat", "last_seen": str(device.last_seen)},
                     )
+        return len(candidates)
 
     def _lingering(self, s: Session, now: datetime, notices: list[Notice]) -> None:
         st = self.settings
-        for device in list_devices(s):
-            since = device.state_received_at
-            if since is None:
-                continue
-            if device.door_state is DoorState.OPEN and now - since > timedelta(
-                seconds=st.door_open_alert_s
-            ):
-                self._alert(s, AlertKind.DOOR_LEFT_OPEN, device, now, notices)
-            if device.lock_state is LockState.RELEASED and now - since > timedelta(
-                seconds=st.unlocked_alert_s
-            ):
-                self._alert(s, AlertKind.DOOR_LEFT_UNLOCKED, device, now, notices)
+        for door in lingering_doors(
+            s,
+            door_open_before=now - timedelta(seconds=st.door_open_alert_s),
+            unlocked_before=now - timedelta(seconds=st.unlocked_alert_s),
+        ):
+            self._alert(s, door.kind, door.id, door.home_id, now, notices)
 
     def _unanswered(self, s: Session, now: datetime, notices: list[Notice]) -> None:
         limit = timedelta(seconds=self.settings.unanswered_ring_s)
@@ -166,6 +176,7 @@ class HealthMonitor:
             due = [(d, at) for d, at in self._rings.items() if now - at > limit]
             for device_id, _ in due:
                 self._rings.pop(device_id)
+                self._alerted.add(device_id)
         for device_id, at in due:
             alert, new = raise_alert(
                 s,
@@ -181,18 +192,15 @@ class HealthMonitor:
 
     @staticmethod
     def _alert(
-        s: Session, kind: AlertKind, device: Device, now: datetime, notices: list[Notice]
+        s: Session,
+        kind: AlertKind,
+        device_id: str,
+        home_id: str | None,
+        now: datetime,
+        notices: list[Notice],
     ) -> None:
-        alert, new = raise_alert(s, kind, at=now, device_id=device.id)
+        alert, new = raise_alert(s, kind, at=now, device_id=device_id)
         if new:
             notices.append(
-                Notice(
-                    "alert",
-                    device.id,
-                    {
-                        "alert": kind.value,
-                        "alert_id": alert.id,
-                    },
-                    device.home_id,
-                )
+                Notice("alert", device_id, {"alert": kind.value, "alert_id": alert.id}, home_id)
             )

@@ -2,6 +2,8 @@
 
 MQTT callbacks only enqueue. One worker takes up to ``batch`` messages per
 transaction, so durable storage costs one disk flush per batch, not per event.
+Events and heartbeats are also grouped inside the batch (one savepoint and one
+multi-row statement each); only if a group fails are its members retried one by one.
 Only after the commit does it publish each device's retained sync mark, so an
 edge never deletes from its outbox what is not safely stored. A bad message is
 counted, logged with its reason, and never stops ingestion.
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from protocol.base import utcnow
 from protocol.codec import Decoded, WireProperties, decode, encode
-from protocol.device import Sync
+from protocol.device import Sync, Telemetry
 from protocol.errors import ProtocolError
 from protocol.events import EventBase
 from protocol.mqtt import MqttLink
@@ -33,7 +35,7 @@ from protocol.topics import TopicKind, hub_ingest_filters, shared
 
 from .bus import NoticeBus
 from .errors import DatabaseUnavailable
-from .handlers import HandlerContext, handler_for, on_events
+from .handlers import HandlerContext, handler_for, on_events, on_heartbeats
 from .storage import count_ingest_problem
 from .storage.database import Database
 from .storage.devices import is_active_device
@@ -174,6 +176,8 @@ class Ingest:
                 session, self.files, received_at=items[-1].at, low_disk_bytes=self.low_disk_bytes
             )
             events: list[tuple[Received, EventBase]] = []
+            heartbeats: list[tuple[Received, Telemetry]] = []
+            others: list[tuple[Received, Decoded]] = []
             for item in items:
                 ctx.received_at = item.at
                 decoded = self._decode(session, item)
@@ -181,8 +185,17 @@ class Ingest:
                     continue
                 if isinstance(decoded.message, EventBase):
                     events.append((item, decoded.message))
+                elif isinstance(decoded.message, Telemetry):
+                    heartbeats.append((item, decoded.message))
                 else:
-                    self._one(session, ctx, item, decoded)
+                    others.append((item, decoded))
+            # Heartbeats first, as one group: a status (e.g. a last will) that arrived
+            # in the same batch is then applied after them, as it would have been.
+            if heartbeats:
+                self._heartbeats(session, ctx, heartbeats)
+            for item, decoded in others:
+                ctx.received_at = item.at
+                self._one(session, ctx, item, decoded)
             if events:
                 self._events(session, ctx, events)
             return ctx
@@ -236,6 +249,22 @@ class Ingest:
         for item, event in events:
             ctx.received_at = item.at
             self._guarded(session, ctx, item, lambda e=event: on_events(ctx, [e]))
+
+    def _heartbeats(
+        self, session: Session, ctx: HandlerContext, heartbeats: list[tuple[Received, Telemetry]]
+    ) -> None:
+        """All the batch's heartbeats in one savepoint; one by one only if that fails."""
+        ctx.received_at = heartbeats[-1][0].at
+        pairs = [(t, item.at) for item, t in heartbeats]
+        if self._guarded(
+            session, ctx, heartbeats[-1][0], lambda: on_heartbeats(ctx, pairs), log_failure=False
+        ):
+            return
+        for item, telemetry in heartbeats:
+            ctx.received_at = item.at
+            self._guarded(
+                session, ctx, item, lambda t=telemetry, at=item.at: on_heartbeats(ctx, [(t, at)])
+            )
 
     def _one(self, session: Session, ctx: HandlerContext, item: Received, decoded: Decoded) -> None:
         device = decoded.topic.device_id

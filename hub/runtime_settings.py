@@ -57,6 +57,10 @@ class HubRuntimeSettings(BaseSettings):
     )
     health_interval_s: PositiveFloat = Field(default=1.0, description="How often to check.")
     ingest_batch: PositiveInt = Field(default=500, description="Messages per transaction.")
+    retention_interval_s: PositiveFloat = Field(
+        default=3600.0,
+        description="How often the snapshot retention job deletes expired snapshots.",
+    )
 
     @model_validator(mode="after")
     def _tls_complete(self) -> HubRuntimeSettings:

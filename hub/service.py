@@ -1,4 +1,4 @@
-"""The running hub: storage, MQTT link, ingest, commands, health, one notice board.
+"""The running hub: storage, MQTT link, ingest, commands, health, jobs, one notice board.
 
 >>> hub = Hub.from_settings(HubSettings(), HubRuntimeSettings())   # doctest: +SKIP
 >>> hub.start(); ...; hub.stop()                                    # doctest: +SKIP
@@ -17,9 +17,12 @@ from protocol.mqtt import LinkSettings, MqttLink, TlsFiles
 from protocol.signing import load_private_key
 
 from .bus import NoticeBus
+from .checkpoint_job import CheckpointJob
 from .commands import CommandService
 from .health import HealthMonitor
 from .ingest import Ingest
+from .jobs import PeriodicJobs
+from .retention import RetentionJob
 from .runtime_settings import HubRuntimeSettings
 from .settings import HubSettings
 from .storage.database import Database
@@ -53,6 +56,7 @@ class Hub:
         audit_key: Ed25519PrivateKey | None = None,
         checkpoint_interval_s: int = 300,
         checkpoint_overdue_s: int = 900,
+        retention_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -74,14 +78,17 @@ class Hub:
             on_ack=self.commands.on_ack,
         )
         self.health = HealthMonitor(
-            db,
-            self.bus,
-            runtime,
-            audit_key or signer,
-            checkpoint_interval_s=checkpoint_interval_s,
-            checkpoint_overdue_s=checkpoint_overdue_s,
-            clock=clock,
+            db, self.bus, runtime, checkpoint_overdue_s=checkpoint_overdue_s, clock=clock
         )
+        # Periodic jobs: snapshot retention, and audit checkpoints sent to every door.
+        self.retention = RetentionJob(db, files, default_days=retention_days, clock=clock)
+        self.checkpoints = CheckpointJob(
+            db, self.link, audit_key or signer, interval_s=checkpoint_interval_s, clock=clock
+        )
+        self.jobs = PeriodicJobs()
+        self.jobs.add("retention", runtime.retention_interval_s, self.retention.run)
+        # Checked often (one small query), so a checkpoint is never much later than due.
+        self.jobs.add("checkpoints", min(30.0, checkpoint_interval_s / 5), self.checkpoints.run)
 
     @classmethod
     def from_settings(cls, settings: HubSettings, runtime: HubRuntimeSettings) -> Hub:
@@ -99,6 +106,7 @@ class Hub:
             audit_key=audit_key,
             checkpoint_interval_s=settings.audit_checkpoint_interval_s,
             checkpoint_overdue_s=settings.audit_checkpoint_overdue_s,
+            retention_days=settings.retention_days,
         )
 
     def start(self, timeout: float = 10.0) -> None:
@@ -106,9 +114,11 @@ class Hub:
         self.link.start(timeout)
         self.link.wait_subscribed(timeout)
         self.health.start()
+        self.jobs.start()  # after the link is up: the checkpoint job publishes
         log.info("hub connected to %s:%d", self.runtime.mqtt_host, self.runtime.mqtt_port)
 
     def stop(self) -> None:
+        self.jobs.stop()
         self.health.stop()
         self.commands.stop()
         self.link.stop()

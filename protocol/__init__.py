@@ -5,6 +5,7 @@ The human-readable specification is ``docs/protocol.md``; the JSON Schemas and
 the AsyncAPI document in ``docs/protocol/`` are generated from these models.
 """
 
+from .audit import AuditCheckpoint, CheckpointStatement
 from .base import SCHEMA_VERSION, ProtocolModel, utcnow
 from .codec import Decoded, WireMessage, WireProperties, decode, encode, encode_signed
 from .commands import (
@@ -54,6 +55,8 @@ __all__ = [
     "AckOutcome",
     "AnyCommand",
     "AnyEvent",
+    "AuditCheckpoint",
+    "CheckpointStatement",
     "CommandAck",
     "Decoded",
     "DeviceState",

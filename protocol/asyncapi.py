@@ -77,6 +77,12 @@ _CHANNELS: dict[TopicKind, tuple[str, str]] = {
         "Retained, hub to device: every sequence number up to `stored_through` is stored by "
         "the hub; the device may delete those from its outbox.",
     ),
+    TopicKind.CHECKPOINT: (
+        "Audit checkpoint",
+        "Retained, hub to device: the hub's newest signed checkpoint of its audit log head, "
+        "sent regularly and after every unlock so a copy is kept off the hub. A device may "
+        "store the latest one; ignoring it is safe.",
+    ),
 }
 # The parameter naming the last topic level, for kinds that have one.
 _LEAF_PARAMETER = {TopicKind.EVENT: "kind", TopicKind.SNAPSHOT: "snapshot"}

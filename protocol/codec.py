@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .audit import AuditCheckpoint
 from .commands import MAX_COMMAND_LIFETIME_S
 from .device import DeviceState, DeviceStatus, Sync, Telemetry
 from .errors import (
@@ -46,13 +47,15 @@ _QOS = {
     TopicKind.COMMAND: 1,
     TopicKind.ACK: 1,
     TopicKind.SYNC: 1,
+    TopicKind.CHECKPOINT: 1,
 }
-_RETAINED = {TopicKind.STATUS, TopicKind.STATE, TopicKind.SYNC}
+_RETAINED = {TopicKind.STATUS, TopicKind.STATE, TopicKind.SYNC, TopicKind.CHECKPOINT}
 _MODELS: dict[TopicKind, type[BaseModel]] = {
     TopicKind.STATUS: DeviceStatus,
     TopicKind.STATE: DeviceState,
     TopicKind.TELEMETRY: Telemetry,
     TopicKind.SYNC: Sync,
+    TopicKind.CHECKPOINT: AuditCheckpoint,
     TopicKind.COMMAND: SignedEnvelope,
     TopicKind.ACK: SignedEnvelope,
 }

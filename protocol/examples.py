@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel
 
+from .audit import AuditCheckpoint, CheckpointStatement
 from .commands import (
     AckOutcome,
     CommandAck,
@@ -33,6 +34,7 @@ from .events import (
     TamperDetected,
     TamperReason,
 )
+from .signing import sign
 from .snapshots import Snapshot, SnapshotMeta
 
 EXAMPLE_TIME = datetime(2026, 11, 25, 9, 0, 12, tzinfo=UTC)
@@ -126,6 +128,14 @@ def example_ack(device: str) -> CommandAck:
     )
 
 
+def example_checkpoint(device: str) -> AuditCheckpoint:
+    """A checkpoint of an audit log at entry 10412, signed with ``example_key()``."""
+    statement = CheckpointStatement(seq=10_412, hash="3f" * 32, at=EXAMPLE_TIME)
+    return AuditCheckpoint(
+        device=device, checkpoint=sign(statement, example_key()), at=EXAMPLE_TIME
+    )
+
+
 def example_messages(device: str) -> list[BaseModel]:
     """Every unsigned message kind once (commands and acks are signed: see the helpers)."""
     return [
@@ -155,6 +165,7 @@ def example_messages(device: str) -> list[BaseModel]:
             command_counter=17,
         ),
         Sync(device=device, stored_through=8, at=EXAMPLE_TIME),
+        example_checkpoint(device),
         *example_events(device),
         example_snapshot(device),
     ]

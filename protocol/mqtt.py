@@ -106,6 +106,7 @@ class MqttLink:
         self._attempt = 0
         self._rng = random.Random()
         self._pending_subs: set[int] = set()
+        self._early_subacks: set[int] = set()  # answered before _track saw their mid
         self._subs_done = threading.Condition()
         self._client = self._make_client()
 
@@ -245,11 +246,18 @@ class MqttLink:
         _rc, mid = result
         if mid is not None:
             with self._subs_done:
-                self._pending_subs.add(mid)
+                # The SUBACK can beat us here when subscribe() ran on another thread.
+                if mid in self._early_subacks:
+                    self._early_subacks.discard(mid)
+                else:
+                    self._pending_subs.add(mid)
 
     def _on_subscribe(self, _c: paho.Client, _u: Any, mid: int, _codes: Any, _p: Any) -> None:
         with self._subs_done:
-            self._pending_subs.discard(mid)
+            if mid in self._pending_subs:
+                self._pending_subs.discard(mid)
+            else:
+                self._early_subacks.add(mid)
             self._subs_done.notify_all()
 
     def wait_subscribed(self, timeout: float = 5.0) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema
 
+from .audit import AuditCheckpoint, CheckpointStatement
 from .commands import (
     COMMAND_ADAPTER,
     CommandAck,
@@ -44,6 +45,8 @@ _SOURCES: dict[str, type[BaseModel] | TypeAdapter[Any]] = {
     "DeviceState": DeviceState,
     "Telemetry": Telemetry,
     "Sync": Sync,
+    "AuditCheckpoint": AuditCheckpoint,
+    "CheckpointStatement": CheckpointStatement,
     **{cls.__name__: cls for cls in EVENT_KINDS.values()},
     "SnapshotMeta": SnapshotMeta,
     "SignedEnvelope": SignedEnvelope,

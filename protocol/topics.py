@@ -8,6 +8,7 @@ doorstep/v1/{device}/telemetry         heartbeat
 doorstep/v1/{device}/cmd               hub -> device, signed
 doorstep/v1/{device}/cmd/ack           device -> hub, signed by the device
 doorstep/v1/{device}/sync              hub -> device, retained: stored-through sequence
+doorstep/v1/{device}/checkpoint        hub -> device, retained: signed audit checkpoint
 
 >>> topic_for(TopicKind.EVENT, "door-1a2b3c", "ring")
 'doorstep/v1/door-1a2b3c/event/ring'
@@ -42,6 +43,7 @@ class TopicKind(StrEnum):
     COMMAND = "cmd"
     ACK = "cmd/ack"
     SYNC = "sync"
+    CHECKPOINT = "checkpoint"
 
 
 # Kinds whose topic has one more level (the event kind or the snapshot id).
@@ -56,7 +58,7 @@ DEVICE_PUBLISHES = (
     TopicKind.TELEMETRY,
     TopicKind.ACK,
 )
-HUB_PUBLISHES = (TopicKind.COMMAND, TopicKind.SYNC)
+HUB_PUBLISHES = (TopicKind.COMMAND, TopicKind.SYNC, TopicKind.CHECKPOINT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,14 @@ class AuditAction(StrEnum):
     DEVICE_REGISTERED = "device_registered"
     DEVICE_REVOKED = "device_revoked"
     ALERT_ACKNOWLEDGED = "alert_acknowledged"
+    ACCOUNT_CREATED = "account_created"
+    INVITATION_CREATED = "invitation_created"
+    HOME_CREATED = "home_created"
+    DEVICE_ASSIGNED = "device_assigned"
+    VISIT_WINDOW_ADDED = "visit_window_added"
+    VISIT_WINDOW_REMOVED = "visit_window_removed"
+    CHECKED_IN = "checked_in"
+    SNAPSHOTS_PURGED = "snapshots_purged"  # the retention job deleted expired snapshots
 
 
 class RefKind(StrEnum):
@@ -50,6 +58,8 @@ class RefKind(StrEnum):
     SESSION = "session"
     SERVICE = "service"  # a hub process or job acting on its own
     OPERATOR = "operator"  # someone at the hub's command line
+    VISIT = "visit"  # a visit window of a carer
+    INVITATION = "invitation"
 
 
 _REF_RE = re.compile(r"^([a-z_]{2,20}):([A-Za-z0-9._@:-]{1,78})$")

@@ -17,13 +17,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from pydantic import AwareDatetime, Field, NonNegativeInt, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from protocol.base import ProtocolModel
+# The signed statement is part of the device protocol: devices keep copies of it.
+from protocol.audit import CHECKPOINT_STATEMENT_TYPE, CheckpointStatement
 from protocol.errors import SignatureInvalid
 from protocol.signing import SignedEnvelope, key_id, sign, verify
 
@@ -36,16 +37,7 @@ from ..storage.audit_rows import (
 )
 
 FILE_FORMAT = "doorstep-audit-checkpoints"
-STATEMENT_TYPE = "doorstep.audit.checkpoint"
-
-
-class CheckpointStatement(ProtocolModel):
-    """What a checkpoint signs. ``type`` keeps it from ever being read as a command."""
-
-    type: Literal["doorstep.audit.checkpoint"] = STATEMENT_TYPE
-    seq: NonNegativeInt = Field(description="The newest entry covered (0: empty log).")
-    hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="That entry's hash.")
-    at: AwareDatetime = Field(description="Hub time of signing.")
+STATEMENT_TYPE = CHECKPOINT_STATEMENT_TYPE
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,18 @@ _TYPES: dict[AuditAction, tuple[tuple[str, str], tuple[str, str] | None, str]] =
     A.DEVICE_REGISTERED: (("110113", "Security Alert"), ("110130", "Hardware Configuration"), "C"),
     A.DEVICE_REVOKED: (("110113", "Security Alert"), ("110130", "Hardware Configuration"), "D"),
     A.ALERT_ACKNOWLEDGED: (("110100", "Application Activity"), None, "U"),
+    A.ACCOUNT_CREATED: (
+        ("110113", "Security Alert"),
+        ("110137", "User Security Attributes Changed"),
+        "C",
+    ),
+    A.INVITATION_CREATED: (("110113", "Security Alert"), ("110136", "Security Roles Changed"), "C"),
+    A.HOME_CREATED: (("110100", "Application Activity"), None, "C"),
+    A.DEVICE_ASSIGNED: (("110113", "Security Alert"), ("110130", "Hardware Configuration"), "U"),
+    A.VISIT_WINDOW_ADDED: (("110100", "Application Activity"), None, "C"),
+    A.VISIT_WINDOW_REMOVED: (("110100", "Application Activity"), None, "D"),
+    A.CHECKED_IN: (("110100", "Application Activity"), None, "E"),
+    A.SNAPSHOTS_PURGED: (("110110", "Patient Record"), None, "D"),
 }
 # FHIR outcome codes: 0 success, 4 minor failure.
 _MINOR_FAILURES = {A.LOGIN_FAILED, A.COMMAND_REJECTED, A.COMMAND_TIMED_OUT}

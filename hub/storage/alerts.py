@@ -12,7 +12,7 @@ for a home's, ``hub`` for the hub's own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -120,6 +120,17 @@ def open_alert(session: Session, kind: AlertKind, scope: str) -> Alert | None:
         Alert.kind == AlertKind(kind), Alert.scope == scope, Alert.resolved_at.is_(None)
     )
     return session.scalars(stmt.execution_options(populate_existing=True)).one_or_none()
+
+
+def open_alert_scopes(session: Session, kind: AlertKind, scopes: Iterable[str]) -> set[str]:
+    """Which of ``scopes`` have an open alert of ``kind`` (one query for a whole batch)."""
+    wanted = sorted(set(scopes))
+    if not wanted:
+        return set()
+    stmt = select(Alert.scope).where(
+        Alert.kind == AlertKind(kind), Alert.scope.in_(wanted), Alert.resolved_at.is_(None)
+    )
+    return set(session.scalars(stmt))
 
 
 def open_alerts(

@@ -6,10 +6,12 @@ can apply heartbeats and states for one device at once without losing the newest
 
     register_device(s, device_id="door-1a2b3c", name="Front", public_key_pem=pem, at=now)
     record_telemetry(s, telemetry, received_at=now)
+    record_telemetries(s, [(telemetry, now), ...])     # a whole ingest batch at once
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, case, or_, select, update
@@ -197,6 +199,42 @@ def record_telemetry(session: Session, telemetry: Telemetry, received_at: dateti
     }
     result = session.connection().execute(_RECORD_TELEMETRY, params)
     return bool(result.rowcount)
+
+
+def record_telemetries(session: Session, heartbeats: Sequence[tuple[Telemetry, datetime]]) -> None:
+    """Apply many heartbeats (each with its hub receive time) in one executemany.
+
+    Ingest calls this once per batch: at 100,000 devices a heartbeat a minute, one
+    statement per message cost more than the rest of ingest together. Only the newest
+    heartbeat per device is sent to the database; the conditional UPDATE keeps a
+    newer one already stored by another hub.
+    """
+    newest: dict[str, tuple[Telemetry, datetime]] = {}
+    for telemetry, received_at in heartbeats:
+        held = newest.get(telemetry.device)
+        if held is None or held[1] <= received_at:
+            newest[telemetry.device] = (telemetry, received_at)
+    if not newest:
+        return
+    rows = [
+        {f"t_{name}": getattr(t, name) for name in _TELEMETRY_FIELDS}
+        | {"device": t.device, "received": at, "t_at": t.at, "t_counter": t.command_counter}
+        for t, at in newest.values()
+    ]
+    session.connection().execute(_RECORD_TELEMETRY, rows)
+
+
+def not_online(session: Session, device_ids: Sequence[str]) -> dict[str, datetime | None]:
+    """Those of ``device_ids`` not counted online, with when their health last changed."""
+    if not device_ids:
+        return {}
+    stmt = (
+        select(Device.id, Device.health_changed_at)
+        .where(Device.id.in_(sorted(set(device_ids))))
+        .where(Device.health != DeviceHealth.ONLINE)
+        .order_by(Device.id)
+    )
+    return {row.id: row.health_changed_at for row in session.execute(stmt)}
 
 
 def record_state(session: Session, state: DeviceState, received_at: datetime) -> bool:

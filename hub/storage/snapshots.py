@@ -14,7 +14,7 @@ Pi without a real-time clock may stamp frames with a wrong date.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -85,15 +85,24 @@ def snapshots_for_event(session: Session, event_id: str) -> list[StoredSnapshot]
 
 
 def purge_expired_snapshots(
-    db: Database, files: SnapshotFiles, now: datetime, *, default_days: int = 30
+    db: Database,
+    files: SnapshotFiles,
+    now: datetime,
+    *,
+    default_days: int = 30,
+    record: Callable[[Session, int], None] | None = None,
 ) -> PurgeReport:
     """Delete snapshots older than their home's retention (``default_days`` without a home).
 
     Rows go first, in their own committed transaction; a file is removed only once
-    no remaining row refers to its bytes.
+    no remaining row refers to its bytes. ``record(session, rows_deleted)`` runs in
+    that same transaction (the hub's job appends its audit entry there, so a purge
+    is never committed unrecorded).
     """
     with db.session() as session:
         shas = _delete_expired_rows(session, now, default_days)
+        if record is not None:
+            record(session, len(shas))
     if not shas:
         return PurgeReport(0, 0, 0)
     with db.read_session() as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,23 @@ from protocol.topics import PREFIX
 from tests.fixtures.broker import DecodedMessages
 
 
+class Clock:
+    """The hub's injectable clock: real time plus an offset a test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance_to(self, seconds: float) -> None:
+        self.offset = timedelta(seconds=seconds)
+
+
 class HubRig:
-    def __init__(self, db: Database, broker: Any, **runtime: Any) -> None:
+    def __init__(
+        self, db: Database, broker: Any, *, clock: Clock | None = None, **runtime: Any
+    ) -> None:
         self.db = db
         self.broker = broker
         self.signer = Ed25519PrivateKey.generate()
@@ -40,9 +56,22 @@ class HubRig:
             "command_timeout_s": 2.0,
             "health_interval_s": 0.2,
         }
+        hub_options = {
+            k: runtime.pop(k)
+            for k in ("checkpoint_interval_s", "checkpoint_overdue_s", "retention_days")
+            if k in runtime
+        }
         settings.update(runtime)
         self.runtime = HubRuntimeSettings(**settings)
-        self.hub = Hub(db, SnapshotFiles(self.root / "snapshots"), self.signer, self.runtime)
+        self.clock = clock or Clock()
+        self.hub = Hub(
+            db,
+            SnapshotFiles(self.root / "snapshots"),
+            self.signer,
+            self.runtime,
+            clock=self.clock,
+            **hub_options,
+        )
         self.device_keys: dict[str, Ed25519PrivateKey] = {}
         with db.session() as s:
             self.home = create_home(

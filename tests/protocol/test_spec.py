@@ -185,6 +185,7 @@ def test_every_message_kind_has_a_schema(files):
     names = {p.removeprefix("schemas/").removesuffix(".json") for p in files if "/" in p}
     expected = {"DeviceStatus", "DeviceState", "Telemetry", "Sync", "SnapshotMeta"}
     expected |= {"SignedEnvelope", "CommandAck", "AnyEvent", "AnyCommand"}
+    expected |= {"AuditCheckpoint", "CheckpointStatement"}
     expected |= {type(m).__name__ for m in example_commands(DEVICE)}
     expected |= {type(m).__name__ for m in example_messages(DEVICE) if "event" in encode(m).topic}
     assert names == expected
