@@ -36,9 +36,12 @@ def run(args: argparse.Namespace) -> int:
 
     from firmware_config.device_config import check_device_config, load_device_config
 
+    from .memory import tune_malloc
     from .runner import build_agent
 
     log = logging.getLogger("doorstep.edge")
+    # Before the agent's threads and camera buffers exist: see edge/memory.py.
+    tune_malloc()
     problems = check_device_config(args.config)
     if problems:
         for problem in problems:

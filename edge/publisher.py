@@ -9,8 +9,10 @@ everything the hub has not confirmed is sent again; the hub ignores duplicates.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from protocol.codec import decode
 from protocol.device import Sync
@@ -19,16 +21,28 @@ from protocol.mqtt import MqttLink
 
 from .outbox import Outbox
 
+if TYPE_CHECKING:
+    from paho.mqtt.client import MQTTMessageInfo
+
 log = logging.getLogger(__name__)
 
 
 class OutboxPublisher:
     def __init__(
-        self, outbox: Outbox, link: MqttLink, *, batch: int = 200, resend_after_s: float = 15.0
+        self,
+        outbox: Outbox,
+        link: MqttLink,
+        *,
+        batch: int = 200,
+        resend_after_s: float = 15.0,
+        max_queued_bytes: int = 1024 * 1024,
     ) -> None:
         self.outbox = outbox
         self.link = link
         self.batch = batch
+        self.max_queued_bytes = max_queued_bytes
+        self.checkpoint_every_s = 1.0
+        self._checkpointed_at = 0.0
         # If the hub's mark stalls below what we sent (a message lost between broker
         # and hub), send again from the mark: the hub ignores what it already has.
         self.resend_after_s = resend_after_s
@@ -38,6 +52,8 @@ class OutboxPublisher:
         self._stop = threading.Event()
         self._sent_through = outbox.stored_through
         self._reset = threading.Event()
+        # One sender at a time, so messages leave in sequence order whichever thread sends.
+        self._sending = threading.RLock()
         self._thread = threading.Thread(target=self._run, name="outbox-publisher", daemon=True)
 
     def start(self) -> None:
@@ -49,8 +65,25 @@ class OutboxPublisher:
         self._thread.join(5)
 
     def kick(self) -> None:
-        """Something new is in the outbox."""
+        """Something new is in the outbox: the publisher thread sends it."""
         self._wake.set()
+
+    def flush(self) -> None:
+        """Send what is new now, in the caller's thread (saves a thread hop on the ring path).
+
+        Never blocks on the publisher thread: while it is sending (a backlog after a
+        reconnect, which must go first to keep the order) this only wakes it.
+        """
+        if not self._sending.acquire(blocking=False):
+            self._wake.set()
+            return
+        try:
+            if self._reset.is_set() or not self.link.connected:
+                self._wake.set()
+                return
+            self._send_new(drain=False)
+        finally:
+            self._sending.release()
 
     def reconnected(self) -> None:
         """Resend everything not yet confirmed (called from the link's on_connected)."""
@@ -89,10 +122,30 @@ class OutboxPublisher:
         while not self._stop.is_set():
             self._wake.wait(1.0)
             self._wake.clear()
-            if self._reset.is_set() or self._stalled():
-                self._reset.clear()
-                self._sent_through = self.outbox.stored_through
-                self._progress_at = time.monotonic()
+            with self._sending:
+                if self._reset.is_set() or self._stalled():
+                    self._reset.clear()
+                    self._sent_through = self.outbox.stored_through
+                    self._progress_at = time.monotonic()
+            self._send_new(drain=True)
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """At most once a second: keep the outbox's WAL short, away from the ring path."""
+        now = time.monotonic()
+        if now - self._checkpointed_at < self.checkpoint_every_s:
+            return
+        self._checkpointed_at = now
+        try:
+            self.outbox.checkpoint()
+        except sqlite3.Error as exc:
+            log.warning(
+                "outbox checkpoint failed (retried in %s s): %s", self.checkpoint_every_s, exc
+            )
+
+    def _send_new(self, *, drain: bool) -> None:
+        queued = 0
+        with self._sending:
             while self.link.connected and not self._stop.is_set():
                 rows = self.outbox.pending(self._sent_through, self.batch)
                 if not rows:
@@ -100,5 +153,20 @@ class OutboxPublisher:
                 for row in rows:
                     if not self.link.connected:
                         break
-                    self.link.publish(row.wire)
+                    info = self.link.publish(row.wire)
                     self._sent_through = row.seq
+                    queued += len(row.wire.payload)
+                    if drain and queued >= self.max_queued_bytes:
+                        # paho keeps every message it has not sent in memory: a backlog
+                        # after an outage (up to the outbox's size) goes out in slices.
+                        self._wait_sent(info)
+                        queued = 0
+
+    def _wait_sent(self, info: MQTTMessageInfo) -> None:
+        while self.link.connected and not self._stop.is_set():
+            try:
+                info.wait_for_publish(0.5)
+                if info.is_published():
+                    return
+            except (ValueError, RuntimeError):  # not queued or failed: resent after reconnect
+                return

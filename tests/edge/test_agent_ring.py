@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -35,6 +36,10 @@ def test_press_gives_one_ring_with_its_snapshot_first(rig):
     assert snaps[0].meta.seq < rings[0].seq
     image = cv2.imdecode(np.frombuffer(snaps[0].jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape[1] == snaps[0].meta.width
+    # The cue follows the message out (it is not on the ring's critical path).
+    deadline = time.monotonic() + 2
+    while rig.board.indicator.current.value != "notifying" and time.monotonic() < deadline:
+        time.sleep(0.005)
     assert rig.board.indicator.current.value == "notifying"
 
 

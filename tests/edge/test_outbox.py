@@ -124,3 +124,23 @@ def test_integrity_check_and_clear_error_on_unusable_path(tmp_path):
     blocker.write_text("x")
     with pytest.raises(OutboxError, match="cannot open outbox"):
         Outbox(blocker / "sub" / "o.sqlite")
+
+
+def test_checkpoints_happen_only_when_asked_and_keep_everything(tmp_path, make):
+    box = Outbox(tmp_path / "outbox.sqlite")
+    wal = tmp_path / "outbox.sqlite-wal"
+    for _ in range(600):  # far past SQLite's automatic checkpoint (at 1000 pages)
+        add_snapshot(box, make)
+        add_event(box, make)
+    # No checkpoint ran inside a commit: the WAL holds every page written so far.
+    grown = wal.stat().st_size
+    assert grown > 2000 * 4096
+    assert box.checkpoint() == 0
+    for _ in range(10):
+        add_event(box, make)
+    assert wal.stat().st_size == grown, "after a checkpoint the WAL is reused, not grown"
+    box.close()
+    reopened = Outbox(tmp_path / "outbox.sqlite")
+    assert reopened.stats()[0] == 1210
+    assert [p.seq for p in reopened.pending(0, 2000)] == list(range(1, 1211))
+    assert reopened.integrity_ok()
