@@ -45,9 +45,11 @@ def register_hub(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
     _db_option(migrate)
     migrate.add_argument("--revision", default="head", help="target revision (default: head)")
     migrate.set_defaults(handler=_guarded(_migrate))
+    from .cli_accounts import add_account_commands
     from .cli_run import add_run_commands
 
     add_run_commands(hub)
+    add_account_commands(hub)
     return hub
 
 

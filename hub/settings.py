@@ -63,6 +63,13 @@ class HubSettings(BaseSettings):
         default=None,
         description="A dedicated key for audit checkpoints; default: the hub signing key.",
     )
+    totp_key: Path | None = Field(
+        default=None,
+        description=(
+            "Key file sealing TOTP secrets at rest (AES-GCM; made by 'doorstep hub "
+            "seal-totp' or create-admin; default <data_dir>/keys/totp.key). Back it up."
+        ),
+    )
     sqlite_busy_timeout_ms: PositiveInt = Field(
         default=15_000, description="How long a SQLite writer waits for the write lock."
     )
@@ -76,6 +83,7 @@ class HubSettings(BaseSettings):
             "snapshot_dir": self.snapshot_dir or data / "snapshots",
             "signing_key": self.signing_key or data / "keys" / "hub-signing.key",
             "signing_public_key": self.signing_public_key or data / "keys" / "hub-signing.pub",
+            "totp_key": self.totp_key or data / "keys" / "totp.key",
         }
         for name, value in defaults.items():
             self.__dict__[name] = value

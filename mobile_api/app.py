@@ -19,7 +19,9 @@ from hub.storage.accounts import Passwords
 from protocol.base import utcnow
 
 from .deps import public, require_session
-from .routes import auth, doors, events, stream, telecare
+from .routes import admin, audit, auth, doors, events, invitations, live, me, stream, telecare
+from .routes import visits as visit_routes
+from .routes.pages import install as install_pages
 from .security import IpThrottle
 from .settings import WebSettings
 
@@ -45,10 +47,13 @@ def create_app(
     app.state.stream_limiter = anyio.CapacityLimiter(max_streams)
     for module in (auth, doors, events, stream, telecare):
         app.include_router(module.router)
+    for module in (me, visit_routes, invitations, audit, live, admin):
+        app.include_router(module.router)
 
     @app.get("/api/health", tags=["health"])
     @public
     def health() -> dict[str, bool]:
         return {"ok": True}
 
+    install_pages(app)  # HTML shells, /static, security headers
     return app

@@ -25,6 +25,10 @@ from .settings import WebSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Sequence numbers live in signed 64-bit columns (SQLite INTEGER, PostgreSQL BIGINT):
+# a larger number in a query is a 422, not an overflow inside the database driver.
+MAX_SEQ = 2**63 - 1
+
 
 def public(endpoint: F) -> F:
     """Mark a route as reachable without a session (login, invitations, health)."""

@@ -39,20 +39,33 @@ class SessionContext:
 def load_session(
     db: Database, settings: WebSettings, token: str | None, now: datetime
 ) -> SessionContext | None:
-    """The live session behind ``token``; ends it when idle or too old."""
+    """The live session behind ``token``; ends it when idle or too old.
+
+    Most requests only read: the idle clock is moved on at most every
+    ``touch_every`` (a durable write per request would serialise every page
+    behind the ingest's writes for no gain in safety).
+    """
     if not token:
         return None
-    with db.session() as s:
+    with db.read_session() as s:
         row = find_session(s, token)
-        if row is None:
-            return None
-        idle = now - row.last_seen_at > timedelta(seconds=settings.idle_timeout_s)
-        old = now - row.created_at > timedelta(seconds=settings.absolute_timeout_s)
-        if idle or old:
+    if row is None:
+        return None
+    idle = now - row.last_seen_at > timedelta(seconds=settings.idle_timeout_s)
+    old = now - row.created_at > timedelta(seconds=settings.absolute_timeout_s)
+    if idle or old:
+        with db.session() as s:
             end_session(s, token)
-            return None
-        touch_session(s, token, at=now)
-        return SessionContext(token, row.person_id, row.csrf_token, row.created_at, row.step_up_at)
+        return None
+    if now - row.last_seen_at >= touch_every(settings):
+        with db.session() as s:
+            touch_session(s, token, at=now)
+    return SessionContext(token, row.person_id, row.csrf_token, row.created_at, row.step_up_at)
+
+
+def touch_every(settings: WebSettings) -> timedelta:
+    """How stale the recorded last use may get: a small part of the idle timeout."""
+    return timedelta(seconds=min(30.0, settings.idle_timeout_s / 20))
 
 
 def check_csrf(ctx: SessionContext, sent: str | None, settings: WebSettings) -> None:

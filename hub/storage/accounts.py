@@ -28,6 +28,7 @@ from ..errors import AlreadyExists, InvalidValue, StorageError
 from .homes import add_membership, create_person
 from .models_accounts import Account, Invitation, WebSession
 from .models_registry import Grant, Role
+from .totp_sealing import is_sealed, read_secret, store_secret
 
 MIN_PASSWORD = 12
 
@@ -185,23 +186,29 @@ def start_totp(session: Session, person_id: str) -> str:
     account = _account(session, person_id)
     if account.totp_confirmed:
         raise AccountError("a second factor is set up already: remove it before enrolling again")
-    account.totp_secret = pyotp.random_base32()
+    secret = pyotp.random_base32()
+    account.totp_secret = store_secret(session, person_id, secret)  # sealed when keyed
     session.flush()
-    return account.totp_secret
+    return secret
 
 
 def verify_totp(session: Session, person_id: str, code: str, *, at: datetime) -> bool:
     """True for a current code never used before (one step of clock drift allowed)."""
     account = _account(session, person_id)
-    if not account.totp_secret:
+    code = code.strip()
+    # compare_digest refuses non-ASCII str (TypeError): anything but ASCII digits is wrong.
+    if not account.totp_secret or not (code.isascii() and code.isdigit()):
         return False
-    totp = pyotp.TOTP(account.totp_secret)
+    secret = read_secret(session, person_id, account.totp_secret)
+    totp = pyotp.TOTP(secret)
     now_step = int(at.timestamp()) // totp.interval
     for step in (now_step, now_step - 1, now_step + 1):
         if (account.totp_last_step or -1) >= step:
             continue
-        if secrets.compare_digest(totp.generate_otp(step), code.strip()):
+        if secrets.compare_digest(totp.generate_otp(step), code):
             account.totp_last_step = step
+            if not is_sealed(account.totp_secret):  # from before the key: seal it now
+                account.totp_secret = store_secret(session, person_id, secret)
             session.flush()
             return True
     return False

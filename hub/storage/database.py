@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..errors import DatabaseUnavailable, HubError, MigrationError
 from ..settings import HubSettings
+from .totp_sealing import SESSION_KEY as TOTP_SEALER
+from .totp_sealing import TotpSealer
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _READ_ONLY = "doorstep_read_only"
@@ -34,7 +36,14 @@ _READ_ONLY = "doorstep_read_only"
 class Database:
     """One database (SQLite file or PostgreSQL), its sessions and its schema version."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 15_000, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = 15_000,
+        echo: bool = False,
+        totp_sealer: TotpSealer | None = None,
+    ) -> None:
         parsed = make_url(url)
         self.url = url
         self.dialect = parsed.get_backend_name()
@@ -47,19 +56,26 @@ class Database:
                 f"database URL {parsed.render_as_string(hide_password=True)!r}: only sqlite:/// "
                 "and postgresql+psycopg:// are supported"
             )
-        self._writer = sessionmaker(self.engine, expire_on_commit=False)
+        # Sessions carry the TOTP key, so account code seals secrets without being handed it.
+        info = {TOTP_SEALER: totp_sealer} if totp_sealer else {}
+        self._writer = sessionmaker(self.engine, expire_on_commit=False, info=info)
         reader_options: dict[str, Any] = {_READ_ONLY: True}
         if self.dialect == "postgresql":
             # One snapshot for the whole read (SQLite's WAL readers get that anyway), so a
             # long read such as audit verification never sees appends made half-way through.
             reader_options["isolation_level"] = "REPEATABLE READ"
         self._reader = sessionmaker(
-            self.engine.execution_options(**reader_options), expire_on_commit=False
+            self.engine.execution_options(**reader_options), expire_on_commit=False, info=info
         )
 
     @classmethod
     def from_settings(cls, settings: HubSettings) -> Database:
-        return cls(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        key = settings.totp_key
+        return cls(
+            settings.database_url,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            totp_sealer=TotpSealer.load(key) if key is not None else None,
+        )
 
     def __repr__(self) -> str:
         return f"Database({make_url(self.url).render_as_string(hide_password=True)!r})"

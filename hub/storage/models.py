@@ -27,6 +27,7 @@ from .models_events import (
     StoredSnapshot,
 )
 from .models_registry import Device, DeviceHealth, Grant, Home, Membership, Person, Role
+from .models_visits import CheckIn, VisitWindow
 from .types import Base
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "AuditEntryRow",
     "AuditHead",
     "Base",
+    "CheckIn",
     "Command",
     "CommandCounter",
     "CommandStatus",
@@ -56,5 +58,6 @@ __all__ = [
     "Role",
     "SequenceGap",
     "StoredSnapshot",
+    "VisitWindow",
     "WebSession",
 ]

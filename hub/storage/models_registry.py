@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -83,6 +83,13 @@ class Device(Base):
     """A door device: identity, key, presence and the last things it reported."""
 
     __tablename__ = "devices"
+    __table_args__ = (
+        # The health monitor's sweeps (migration 0004): silent devices by health, and
+        # doors open / unlocked since a given time, each a range read instead of a scan.
+        Index("ix_devices_health_last_seen", "health", "last_seen"),
+        Index("ix_devices_door_state_state_received_at", "door_state", "state_received_at"),
+        Index("ix_devices_lock_state_state_received_at", "lock_state", "state_received_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(63), primary_key=True)
     home_id: Mapped[str | None] = mapped_column(

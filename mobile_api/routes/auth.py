@@ -6,10 +6,11 @@ POST /api/step-up {"totp": "123456"}      # shortly before an unlock
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from hub.audit import AuditAction, append, person_ref
 from hub.errors import AlreadyExists, InvalidValue
@@ -29,7 +30,7 @@ from hub.storage.accounts import (
 )
 
 from ..deps import CurrentSession, HubDep, Now, SettingsDep, public
-from ..security import clear_session_cookie, set_session_cookie
+from ..security import SessionContext, clear_session_cookie, set_session_cookie
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -138,14 +139,19 @@ def logout(ctx: CurrentSession, response: Response, hub: HubDep, settings: Setti
 @router.post("/step-up")
 def step_up(body: Code, ctx: CurrentSession, hub: HubDep, now: Now) -> dict[str, str]:
     with hub.db.session() as s:
-        account = get_account(s, ctx.person_id)
-        if account is None or not account.totp_confirmed:
-            raise HTTPException(status.HTTP_409_CONFLICT, "set up a second factor first")
-        if not verify_totp(s, ctx.person_id, body.totp, at=now):
-            raise _refused()
-        record_step_up(s, ctx.token, at=now)
-        append(s, AuditAction.STEP_UP, actor=person_ref(ctx.person_id), at=now)
+        step_up_with(s, ctx, body.totp, now)
     return {"stepped_up_at": now.isoformat()}
+
+
+def step_up_with(s: Session, ctx: SessionContext, code: str, now: datetime) -> None:
+    """Check a fresh second-factor code and record the step-up on the session (audited)."""
+    account = get_account(s, ctx.person_id)
+    if account is None or not account.totp_confirmed:
+        raise HTTPException(status.HTTP_409_CONFLICT, "set up a second factor first")
+    if not verify_totp(s, ctx.person_id, code, at=now):
+        raise _refused()
+    record_step_up(s, ctx.token, at=now)
+    append(s, AuditAction.STEP_UP, actor=person_ref(ctx.person_id), at=now)
 
 
 @router.post("/totp/enroll")

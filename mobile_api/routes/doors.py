@@ -7,6 +7,8 @@ GET  /api/commands/{id}             the command's status
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +20,7 @@ from hub.storage.devices import get_device
 
 from ..deps import CurrentPerson, CurrentSession, HubDep, Now, SettingsDep, authorise
 from ..security import stepped_up
+from .auth import step_up_with
 
 router = APIRouter(prefix="/api", tags=["doors"])
 
@@ -25,6 +28,11 @@ router = APIRouter(prefix="/api", tags=["doors"])
 class UnlockRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field("", max_length=200)
+    totp: str | None = Field(
+        None,
+        max_length=10,
+        description="A fresh authenticator code: steps up and unlocks in one request.",
+    )
 
 
 @router.get("/homes/{home}/doors")
@@ -68,6 +76,10 @@ def unlock(
         except NotFound:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no door {device!r}") from None
         authorise(s, ctx.person_id, home, Permission.UNLOCK)
+    if body is not None and body.totp is not None:
+        with hub.db.session() as s:
+            step_up_with(s, ctx, body.totp, now)
+        ctx = replace(ctx, step_up_at=now)
     if not stepped_up(ctx, settings, now):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -80,7 +92,8 @@ def unlock(
     except NotAuthorised as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     except DeviceUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        # 409, not 503: the server is fine, the door is not; a 5xx invites automatic retries.
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except RateLimited as exc:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from None
     return {"command_id": ticket.id, "status": ticket.status}

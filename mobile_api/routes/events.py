@@ -13,7 +13,7 @@ from hub.policy import Permission, by_grant, permissions
 from hub.storage import events_of, get_snapshot, list_devices
 from hub.storage.devices import get_device
 
-from ..deps import CurrentPerson, HubDep, Now, authorise
+from ..deps import MAX_SEQ, CurrentPerson, HubDep, Now, authorise
 
 router = APIRouter(prefix="/api", tags=["events"])
 
@@ -23,7 +23,7 @@ def events(
     home: str,
     person: CurrentPerson,
     hub: HubDep,
-    after_seq: int = Query(0, ge=0),
+    after_seq: int = Query(0, ge=0, le=MAX_SEQ),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, object]]:
     with hub.db.read_session() as s:
@@ -52,22 +52,25 @@ def events(
 
 @router.get("/snapshots/{snapshot_id}", response_class=Response)
 def snapshot(snapshot_id: str, person: CurrentPerson, hub: HubDep, now: Now) -> Response:
-    with hub.db.session() as s:
+    # A read, except when the right comes from a grant: that viewing is audited.
+    with hub.db.read_session() as s:
         meta = get_snapshot(s, snapshot_id)
         if meta is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such snapshot (or purged)")
         home = get_device(s, meta.device_id).home_id
         authorise(s, person, home, Permission.VIEW_SNAPSHOTS)
-        if home is not None and by_grant(s, person, home, Permission.VIEW_SNAPSHOTS):
+        audited = home is not None and by_grant(s, person, home, Permission.VIEW_SNAPSHOTS)
+        sha, device_id = meta.sha256, meta.device_id
+    if audited:
+        with hub.db.session() as s:
             append(
                 s,
                 AuditAction.SNAPSHOT_VIEWED,
                 actor=person_ref(person),
                 at=now,
-                subjects=[device_ref(meta.device_id), ref(RefKind.SNAPSHOT, meta.id)],
+                subjects=[device_ref(device_id), ref(RefKind.SNAPSHOT, snapshot_id)],
                 details={"by_grant": Permission.VIEW_SNAPSHOTS.value},
             )
-        sha = meta.sha256
     return Response(
         hub.files.read(sha), media_type="image/jpeg", headers={"Cache-Control": "private, no-store"}
     )

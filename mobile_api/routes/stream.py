@@ -22,8 +22,10 @@ from hub.errors import NotFound
 from hub.policy import Permission, permissions
 from hub.storage import memberships_of
 from hub.storage.devices import get_device
+from hub.visits import expected_at
 
 from ..deps import CurrentPerson, HubDep, SettingsDep
+from .visits import expected_json
 
 router = APIRouter(prefix="/api", tags=["stream"])
 
@@ -41,6 +43,7 @@ NEEDS: dict[str, Permission] = {
     "privacy": Permission.VIEW_HEALTH,
     "gap": Permission.VIEW_HEALTH,
     "outbox_overflow": Permission.VIEW_HEALTH,
+    "check_in": Permission.VIEW_EVENTS,
 }
 
 
@@ -72,12 +75,20 @@ async def stream(
             except NotFound:
                 return None
 
+    def expected_now(home: str, notice: Notice) -> list[dict[str, Any]]:
+        # Who is expected at the moment of the ring: one read per ring, only for
+        # people who may see visits (carers' names are personal data).
+        with hub.db.read_session() as s:
+            return expected_json(expected_at(s, home, notice.at))
+
     rights = await anyio.to_thread.run_sync(load_rights)
     limiter: anyio.CapacityLimiter = request.app.state.stream_limiter
     sub = hub.bus.subscribe()
     homes: dict[str, str | None] = {}
     try:
         yield ServerSentEvent(comment="connected", retry=2000)
+        # EventSource's "open" fires on the headers; "ready" says notices now reach it.
+        yield ServerSentEvent(event="ready", raw_data="{}")
         while not await request.is_disconnected():
             notice = await anyio.to_thread.run_sync(
                 sub.get, settings.stream_poll_s, limiter=limiter, abandon_on_cancel=True
@@ -94,8 +105,16 @@ async def stream(
             data = visible(notice, home, rights)
             if data is None:
                 continue
+            if (
+                notice.kind == "ring"
+                and home is not None
+                and Permission.VIEW_EVENTS in rights.get(home, set())
+            ):
+                data["expected"] = await anyio.to_thread.run_sync(
+                    expected_now, home, notice, limiter=limiter
+                )
             payload = {
-                "device": notice.device_id,
+                "device": notice.device_id or None,
                 "home": home,
                 "at": notice.at.isoformat(),
                 **data,

@@ -12,8 +12,10 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from hub.storage import add_membership, create_person
 from hub.storage.accounts import Passwords, confirm_totp, create_account, start_totp
 from hub.storage.devices import get_device
+from hub.storage.models_registry import Grant, Role
 from mobile_api.app import create_app
 from mobile_api.settings import WebSettings
 from protocol import utcnow
@@ -84,3 +86,30 @@ def wait_online(rig: HubRig, device: str) -> None:
             return d.health.value == "online" and d.monotonic_ms is not None
 
     assert rig.wait_until(ready)
+
+
+def make_person(web: Web, name: str, role: Role, home: str, grants: tuple[Grant, ...] = ()) -> str:
+    """A person with an account (password PASSWORD, TOTP enrolled) holding ``role`` in ``home``."""
+    now = utcnow()
+    with web.rig.db.session() as s:
+        person = create_person(s, display_name=name.title(), at=now).id
+        add_membership(s, person_id=person, home_id=home, role=role, at=now, grants=grants)
+        create_account(s, web.passwords, person_id=person, username=name, password=PASSWORD, at=now)
+        web.totp[name] = start_totp(s, person)
+        assert confirm_totp(s, person, pyotp.TOTP(web.totp[name]).now(), at=now)
+    return person
+
+
+def log_in(web: Web, name: str, *, step_up: bool = False) -> tuple[TestClient, dict[str, str]]:
+    """A logged-in client and the CSRF header to send with state changes."""
+    client = web.client_for()
+    r = client.post(
+        "/api/login",
+        json={"username": name, "password": PASSWORD, "totp": web.clock.code(web.totp[name])},
+    )
+    assert r.status_code == 200, r.text
+    csrf = {"X-CSRF-Token": r.json()["csrf_token"]}
+    if step_up:
+        r = client.post("/api/step-up", headers=csrf, json={"totp": web.clock.code(web.totp[name])})
+        assert r.status_code == 200, r.text
+    return client, csrf

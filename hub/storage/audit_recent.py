@@ -1,0 +1,46 @@
+"""Reading the audit log backwards, newest first, in pages (for "what happened lately").
+
+The chain is verified in order by ``hub.audit.verify``; this is only for showing
+recent entries, e.g. those concerning one home.
+
+    for row in audit_rows_newest_first(s, batch=500):
+        ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .audit_rows import AuditRow
+from .models_audit import AuditEntryRow
+
+_E = AuditEntryRow
+
+
+def audit_rows_newest_first(
+    session: Session, *, before: int | None = None, batch: int = 500
+) -> Iterator[AuditRow]:
+    """Entries with seq below ``before`` (all when None), newest first (keyset paging)."""
+    last = before
+    while True:
+        stmt = select(_E)
+        if last is not None:
+            stmt = stmt.where(_E.seq < last)
+        rows = list(session.scalars(stmt.order_by(_E.seq.desc()).limit(batch)))
+        for r in rows:
+            yield AuditRow(
+                seq=int(r.seq),
+                at=r.at,
+                actor=r.actor,
+                action=r.action,
+                subjects=tuple(r.subjects),
+                details=r.details,
+                prev_hash=r.prev_hash,
+                hash=r.hash,
+            )
+        if len(rows) < batch:
+            return
+        last = rows[-1].seq

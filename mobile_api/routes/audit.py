@@ -1,0 +1,73 @@
+"""The audit log as it concerns one home: entries naming the home or one of its doors.
+
+GET /api/homes/{home}/audit?limit=100&before=SEQ   (read_audit), newest first
+    -> [{seq, at, action, actor, actor_name|null, subjects, details}]
+
+Entries are read backwards in pages and filtered here; at most ``SCAN_LIMIT``
+entries are looked at per request, so an old, quiet home answers quickly with
+what it has (page on with ``before``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from hub.audit import RefKind, device_ref, ref, split_ref
+from hub.errors import NotFound
+from hub.policy import Permission
+from hub.storage import get_person, list_devices
+from hub.storage.audit_recent import audit_rows_newest_first
+from hub.storage.visits import windows_of_home
+
+from ..deps import MAX_SEQ, CurrentPerson, HubDep, authorise
+
+router = APIRouter(prefix="/api", tags=["audit"])
+
+SCAN_LIMIT = 20_000
+
+
+@router.get("/homes/{home}/audit")
+def home_audit(
+    home: str,
+    person: CurrentPerson,
+    hub: HubDep,
+    limit: int = Query(100, ge=1, le=1000),
+    before: int | None = Query(None, ge=1, le=MAX_SEQ),
+) -> list[dict[str, Any]]:
+    with hub.db.read_session() as s:
+        authorise(s, person, home, Permission.READ_AUDIT)
+        mine = {ref(RefKind.HOME, home)}
+        mine |= {device_ref(d.id) for d in list_devices(s, home_id=home)}
+        mine |= {ref(RefKind.VISIT, w.id) for w in windows_of_home(s, home)}
+        names: dict[str, str | None] = {}
+        out: list[dict[str, Any]] = []
+        for scanned, row in enumerate(audit_rows_newest_first(s, before=before), start=1):
+            if row.actor in mine or mine.intersection(row.subjects):
+                out.append(
+                    {
+                        "seq": row.seq,
+                        "at": row.at.isoformat(),
+                        "action": row.action,
+                        "actor": row.actor,
+                        "actor_name": _actor_name(s, row.actor, names),
+                        "subjects": list(row.subjects),
+                        "details": row.details,
+                    }
+                )
+            if len(out) >= limit or scanned >= SCAN_LIMIT:
+                break
+        return out
+
+
+def _actor_name(s: Any, actor: str, names: dict[str, str | None]) -> str | None:
+    kind, ident = split_ref(actor)
+    if kind is not RefKind.PERSON:
+        return None
+    if ident not in names:
+        try:
+            names[ident] = get_person(s, ident).display_name
+        except NotFound:
+            names[ident] = None  # erased: the log keeps only the id
+    return names[ident]
