@@ -1,4 +1,4 @@
-"""Shared fixtures: private Mosquitto brokers (plain and mutual-TLS), databases."""
+"""Shared fixtures: private Mosquitto brokers, databases, headless Chromium."""
 
 from __future__ import annotations
 
@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.broker",
     "tests.fixtures.tls_broker",
     "tests.fixtures.database",
+    "tests.fixtures.chromium",
 ]

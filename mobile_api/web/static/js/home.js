@@ -1,0 +1,136 @@
+// /homes/{home}: the family's ring screen. Doors as reported, live rings over
+// Server-Sent Events, unlock with step-up, live view.
+
+import { api, ApiError, homeOf, me, rightsIn, toLogin } from "./api.js";
+import { DoorPanel } from "./doorstate.js";
+import { now } from "./marks.js";
+import { RingCard, renderExpected } from "./ring.js";
+import { Unlocker } from "./unlock.js";
+import { $, chrome, clock, fail, homeFromPath, ready, registerServiceWorker } from "./ui.js";
+
+const home = homeFromPath();
+
+async function loadExpected(rights) {
+  if (!rights.has("view_events")) return null;
+  try {
+    return await api(`/api/homes/${encodeURIComponent(home)}/expected`);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+async function main() {
+  const who = await me();
+  const membership = homeOf(who, home);
+  const rights = rightsIn(who, home);
+  chrome(rights, home);
+  if (!membership || !rights.has("view_health")) {
+    fail({ detail: "You may not see this home. Ask the home's family owner for access." });
+    return;
+  }
+  const timeZone = membership.timezone;
+  $("#title").textContent = `Front door – ${membership.name}`;
+  document.title = `${membership.name} – Doorstep`;
+
+  const panel = new DoorPanel();
+  const card = new RingCard({ timeZone, snapshots: rights.has("view_snapshots") });
+  const unlocker = new Unlocker(() => panel.door(), () => (card.ring ? "answered a ring" : "unlocked from the app"));
+  const live = { device: null };
+  let expected = null;
+
+  const canUnlock = rights.has("unlock");
+  $("#unlock").hidden = !canUnlock;
+  $("#unlock-now").hidden = !canUnlock;
+  $("#live-view").hidden = !rights.has("live_view");
+  $("#ring-live").hidden = !rights.has("live_view");
+  $("#unlock").addEventListener("click", () => unlocker.open());
+  $("#unlock-now").addEventListener("click", () => unlocker.open());
+  $("#live-view").addEventListener("click", () => startLive(panel, live));
+  $("#ring-live").addEventListener("click", () => startLive(panel, live));
+  $("#live-stop").addEventListener("click", () => stopLive(live));
+
+  const showExpected = (answer) => {
+    expected = answer ? answer.expected : null;
+    renderExpected($("#expected-now"), expected, timeZone, answer ? answer.outside_windows : false);
+  };
+
+  const handlers = {
+    ring: (data, sseAt) => {
+      panel.select(data.device);
+      card.show(data, sseAt, expected);
+      $("#announce").textContent = `The doorbell rang at ${clock(data.at, timeZone)}.`;
+    },
+    snapshot: (data) => {
+      if (data.reason === "live_view" && data.device === live.device) {
+        $("#live-frame").src = `/api/snapshots/${encodeURIComponent(data.snapshot_id)}`;
+        $("#live-status").textContent = `Picture from ${clock(data.at, timeZone)}`;
+      } else {
+        card.onSnapshot(data);
+      }
+    },
+    command: (data) => unlocker.onNotice("command", data),
+    check_in: () => loadExpected(rights).then(showExpected).catch(() => {}),
+  };
+  for (const kind of ["state", "lock", "door", "presence"]) {
+    handlers[kind] = (data) => {
+      panel.update(kind, data);
+      unlocker.onNotice(kind, data);
+    };
+  }
+  connect(handlers);
+
+  const [doors, answer] = await Promise.all([
+    api(`/api/homes/${encodeURIComponent(home)}/doors`),
+    loadExpected(rights).catch(() => null),
+  ]);
+  panel.load(doors);
+  showExpected(answer);
+}
+
+/** The live stream; body[data-stream] says "open" once notices can arrive. */
+function connect(handlers) {
+  const stream = new EventSource("/api/stream");
+  // "ready" comes once the hub feeds this stream ("open" only means headers arrived).
+  stream.addEventListener("ready", () => { document.body.dataset.stream = "open"; });
+  for (const [kind, handler] of Object.entries(handlers)) {
+    stream.addEventListener(kind, (event) => {
+      const sseAt = now();
+      const data = JSON.parse(event.data);
+      if (data.home === home) handler(data, sseAt);
+    });
+  }
+  stream.addEventListener("error", () => {
+    document.body.dataset.stream = "closed";
+    // A lost network: EventSource retries by itself. An ended session (401): it gives
+    // up (CLOSED), so ask the API which it was.
+    if (stream.readyState === EventSource.CLOSED) {
+      api("/api/session").then(() => setTimeout(() => connect(handlers), 2000)).catch(toLogin);
+    }
+  });
+}
+
+async function startLive(panel, live) {
+  const door = panel.door();
+  if (!door) return;
+  try {
+    await api(`/api/doors/${encodeURIComponent(door.device)}/live`, { method: "POST", body: { seconds: 30 } });
+    live.device = door.device;
+    $("#live").hidden = false;
+    $("#live-status").textContent = "Waiting for the camera…";
+    $("#live-stop").focus();
+  } catch (error) {
+    fail(error);
+  }
+}
+
+async function stopLive(live) {
+  const device = live.device;
+  live.device = null;
+  $("#live").hidden = true;
+  $("#live-view").focus();
+  if (device) await api(`/api/doors/${encodeURIComponent(device)}/live/stop`, { method: "POST" }).catch(fail);
+}
+
+main().then(ready, fail);
+registerServiceWorker();

@@ -1,0 +1,116 @@
+// The ring card: who rang, when, their snapshot and who is expected now. Pushes the
+// {kind:"ring"} timing mark once the card is visible with its snapshot decoded.
+//
+//   const card = new RingCard({ timeZone, snapshots: true });
+//   card.show(ringNotice, now());          card.onSnapshot(snapshotNotice);
+
+import { mark, now } from "./marks.js";
+import { $, clock, el } from "./ui.js";
+
+function hhmm(value, timeZone) {
+  if (!value) return "";
+  return String(value).includes("T") ? clock(value, timeZone).slice(0, 5) : String(value).slice(0, 5);
+}
+
+/** Render /expected items into a container. */
+export function renderExpected(node, expected, timeZone, outsideWindows = false) {
+  if (!expected || expected.length === 0) {
+    node.replaceChildren(el("p", { class: "expected-none", text: outsideWindows || expected
+      ? "No one is expected at the moment." : "Who is expected is not known." }));
+    return;
+  }
+  node.replaceChildren(el("p", { class: "expected-title", text: "Expected now:" }), el("ul", { class: "list" },
+    expected.map((v) => el("li", {},
+      el("strong", { text: v.name || "A carer" }),
+      v.agency ? ` (${v.agency})` : "",
+      `, ${hhmm(v.start, timeZone)}–${hhmm(v.end, timeZone)}`,
+      v.checked_in_at
+        ? el("span", { class: "tag tag-green", text: `checked in at ${hhmm(v.checked_in_at, timeZone)}` })
+        : el("span", { class: "tag tag-grey", text: "not checked in" }),
+    ))));
+}
+
+export class RingCard {
+  constructor({ timeZone, snapshots }) {
+    this.timeZone = timeZone;
+    this.snapshots = snapshots;
+    this.ring = null;
+    this.prefetched = new Map(); // snapshot id -> Promise<object URL | null>
+    $("#ring-dismiss").addEventListener("click", () => this.hide());
+  }
+
+  hide() {
+    $("#ring-card").hidden = true;
+    this.ring = null;
+  }
+
+  /** notice: SSE "ring" data; sseAt: when the page received it. */
+  show(notice, sseAt, expected) {
+    const ring = { ...notice, sseAt, marked: false };
+    this.ring = ring;
+    const time = $("#ring-time");
+    time.dateTime = notice.at;
+    time.textContent = clock(notice.at, this.timeZone);
+    const img = $("#ring-snapshot");
+    img.hidden = true;
+    img.removeAttribute("src");
+    $("#ring-no-snapshot").hidden = this.snapshots;
+    renderExpected($("#expected"), notice.expected ?? expected, this.timeZone, Array.isArray(notice.expected));
+    $("#ring-card").hidden = false;
+    if (!this.snapshots) {
+      this.mark(ring, false);
+    } else if (notice.snapshot_id) {
+      this.picture(ring, notice.snapshot_id);
+    }
+    return ring;
+  }
+
+  /** A snapshot notice may bring the ring's picture after the ring itself. */
+  onSnapshot(data) {
+    const ring = this.ring;
+    if (ring && !ring.snapshot_id && data.event_id === ring.event_id && data.snapshot_id) {
+      ring.snapshot_id = data.snapshot_id;
+      this.picture(ring, data.snapshot_id);
+    } else if (data.reason === "ring" && data.snapshot_id) {
+      this.prefetch(data.snapshot_id);
+    }
+  }
+
+  /** The door sends the picture before the ring: fetch it now so the card shows at once. */
+  prefetch(snapshotId) {
+    if (!this.snapshots || this.prefetched.has(snapshotId)) return;
+    const url = fetch(`/api/snapshots/${encodeURIComponent(snapshotId)}`, { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.blob() : null))
+      .then((blob) => (blob ? URL.createObjectURL(blob) : null))
+      .catch(() => null);
+    this.prefetched.set(snapshotId, url);
+    while (this.prefetched.size > 4) {
+      const [oldest, old] = this.prefetched.entries().next().value;
+      this.prefetched.delete(oldest);
+      old.then((u) => u && setTimeout(() => URL.revokeObjectURL(u), 60000));
+    }
+  }
+
+  async picture(ring, snapshotId) {
+    const img = $("#ring-snapshot");
+    const ready = this.prefetched.has(snapshotId) ? await this.prefetched.get(snapshotId) : null;
+    if (this.ring !== ring) return;
+    img.src = ready || `/api/snapshots/${encodeURIComponent(snapshotId)}`;
+    try {
+      await img.decode();
+    } catch {
+      if (this.ring === ring) $("#ring-no-snapshot").hidden = false;
+      return;
+    }
+    if (this.ring !== ring) return;
+    img.hidden = false;
+    this.mark(ring, true);
+  }
+
+  mark(ring, snapshot) {
+    if (ring.marked) return;
+    ring.marked = true;
+    mark({ kind: "ring", device: ring.device, event_id: ring.event_id, sse_at: ring.sseAt,
+      shown_at: now(), snapshot });
+  }
+}
