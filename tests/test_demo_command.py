@@ -23,6 +23,7 @@ import httpx
 import pyotp
 import pytest
 
+from tests.fixtures.chromium import SCREENSHOTS
 from tests.fixtures.demo_run import (
     DemoRun,
     Person,
@@ -35,7 +36,6 @@ from tests.fixtures.demo_run import (
 )
 
 PASSWORD = "a long demo passphrase"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 UNLOCKED = "unlocked — relocking in 5 s"
 
 
@@ -155,6 +155,7 @@ def _browser_story(urls: dict[str, str], anna: Person, browser: Any) -> None:
         phone.click("button#unlock-confirm")
         door.wait_for_selector("#sim-relay[data-state=on]")
         door.wait_for_selector("#sim-lock[data-state=released]")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         door.screenshot(path=str(SCREENSHOTS / "door-simulator.png"), full_page=True)
         phone.wait_for_function(
             "t => (window.__doorstepMarks || []).some(m => m.kind == 'unlock' && m.text == t)",

@@ -34,13 +34,13 @@ from hub.storage.visits import add_window
 from mobile_api.app import create_app
 from mobile_api.settings import WebSettings
 from protocol import utcnow
+from tests.fixtures.chromium import SCREENSHOTS
 from tests.fixtures.database import _new_database
 from tests.hubrt.rig import HubRig
 from tests.web.conftest import PASSWORD, Clock, fast_passwords, wait_online
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 TIMEOUT_MS = 10_000
 
 # name -> (display name, role in the rig's home); anna and officer come with the rig.
