@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from hub.runtime_settings import HubRuntimeSettings
     from hub.service import Hub
     from hub.settings import HubSettings
+    from hub.storage.totp_sealing import TotpSealer
     from protocol.errors import ProtocolError
 
     if bool(args.tls_cert) != bool(args.tls_key):
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         overrides = {"database_url": args.db} if args.db else {}
         settings = HubSettings(**overrides)
         runtime = HubRuntimeSettings()
+        # The web app stores second-factor secrets: never let them go to disk unsealed.
+        TotpSealer.load_or_create(settings.totp_key)  # type: ignore[arg-type]
         hub = Hub.from_settings(settings, runtime)
     except (HubError, ProtocolError, ValidationError, OSError) as exc:
         print(f"doorstep serve: error: {exc}", file=sys.stderr)

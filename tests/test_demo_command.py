@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import httpx
 import pyotp
 import pytest
 
+from hub.storage.totp_sealing import is_sealed
 from tests.fixtures.chromium import SCREENSHOTS
 from tests.fixtures.demo_run import (
     DemoRun,
@@ -170,6 +172,13 @@ def _browser_story(urls: dict[str, str], anna: Person, browser: Any) -> None:
             context.close()
 
 
+def _second_factors_are_sealed(database: Path) -> None:
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        stored = [row[0] for row in db.execute("SELECT totp_secret FROM accounts")]
+    assert len(stored) >= 2, stored  # anna and bea enrolled
+    assert all(secret and is_sealed(secret) for secret in stored), "a TOTP secret is unsealed"
+
+
 def _stop_and_check_nothing_left(demo: DemoRun) -> None:
     tree = process_tree(demo.proc.pid)
     assert len(tree) >= 3, f"expected broker, hub + web app and door agent, found {tree}"
@@ -202,6 +211,7 @@ def test_demo_plays_the_whole_story_then_stops_clean_and_runs_again(browser: Any
 
         anna = _api_story(urls, state["device"])
         _browser_story(urls, anna, browser)
+        _second_factors_are_sealed(Path(urls["folder"]) / "hub" / "hub.sqlite3")
 
         _stop_and_check_nothing_left(demo)
         assert not Path(urls["folder"]).exists(), "a clean stop removes the demo folder"
