@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .audit_rows import AuditRow
+from .audit_rows import AuditRow, row_of
 from .models_audit import AuditEntryRow
 
 _E = AuditEntryRow
@@ -30,17 +30,7 @@ def audit_rows_newest_first(
         if last is not None:
             stmt = stmt.where(_E.seq < last)
         rows = list(session.scalars(stmt.order_by(_E.seq.desc()).limit(batch)))
-        for r in rows:
-            yield AuditRow(
-                seq=int(r.seq),
-                at=r.at,
-                actor=r.actor,
-                action=r.action,
-                subjects=tuple(r.subjects),
-                details=r.details,
-                prev_hash=r.prev_hash,
-                hash=r.hash,
-            )
+        yield from (row_of(r) for r in rows)
         if len(rows) < batch:
             return
         last = rows[-1].seq

@@ -121,7 +121,7 @@ def iter_audit_rows(
             stmt = stmt.where(_ENTRIES.c.seq <= until)
         rows = session.execute(stmt.order_by(_ENTRIES.c.seq).limit(batch)).all()
         for r in rows:
-            yield _row(r)
+            yield row_of(r)
         if len(rows) < batch:
             return
         last = rows[-1].seq
@@ -129,7 +129,7 @@ def iter_audit_rows(
 
 def audit_row(session: Session, seq: int) -> AuditRow | None:
     found = session.execute(select(*_COLUMNS).where(_ENTRIES.c.seq == seq)).one_or_none()
-    return None if found is None else _row(found)
+    return None if found is None else row_of(found)
 
 
 def count_audit_rows(session: Session) -> int:
@@ -164,7 +164,8 @@ def latest_checkpoint(session: Session) -> CheckpointRecord | None:
     return None if row is None else _checkpoint(row)
 
 
-def _row(r: Any) -> AuditRow:
+def row_of(r: Any) -> AuditRow:
+    """An audit table row (ORM or Core) as an ``AuditRow``."""
     return AuditRow(
         seq=int(r.seq),
         at=r.at,
