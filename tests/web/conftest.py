@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -19,6 +22,7 @@ from hub.storage.models_registry import Grant, Role
 from mobile_api.app import create_app
 from mobile_api.settings import WebSettings
 from protocol import utcnow
+from tests.fixtures.database import free_port
 from tests.hubrt.rig import HubRig
 
 PASSWORD = "correct horse battery staple"
@@ -113,3 +117,22 @@ def log_in(web: Web, name: str, *, step_up: bool = False) -> tuple[TestClient, d
         r = client.post("/api/step-up", headers=csrf, json={"totp": web.clock.code(web.totp[name])})
         assert r.status_code == 200, r.text
     return client, csrf
+
+
+@pytest.fixture(scope="module")
+def server(web: Web) -> Iterator[str]:
+    """The app served by uvicorn on loopback in a thread (for SSE over real sockets)."""
+    port = free_port()
+    config = uvicorn.Config(
+        web.app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert srv.started
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)

@@ -8,18 +8,15 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
 
 from hub.storage.models_registry import Role
 from protocol import utcnow
-from tests.fixtures.database import free_port
 from tests.web.conftest import PASSWORD, Web, log_in, make_person, wait_online
 
 LONDON = ZoneInfo("Europe/London")
@@ -244,24 +241,6 @@ def test_live_view_sends_frames_and_stops(web: Web) -> None:
 
 
 # -- the live stream: rings carry who is expected, check-ins reach the family ------------
-
-
-@pytest.fixture(scope="module")
-def server(web: Web) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        web.app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
 
 
 def _listen(web: Web, base: str, name: str, kinds: set[str]) -> queue.Queue:

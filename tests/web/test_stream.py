@@ -6,33 +6,11 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
-from tests.fixtures.database import free_port
 from tests.web.conftest import PASSWORD, Web, wait_online
-
-
-@pytest.fixture(scope="module")
-def server(web: Web) -> Iterator[str]:
-    port = free_port()
-    config = uvicorn.Config(
-        web.app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert srv.started
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
 
 
 def _cookie(web: Web, base: str, name: str) -> str:
