@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "firmware_config.cli_config",
     "firmware_config.cli_provision",
     "protocol.cli",
+    "doorstep.conformance.cli",
 )
 
 
