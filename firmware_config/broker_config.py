@@ -18,7 +18,7 @@ import os
 import signal
 from pathlib import Path
 
-from protocol.topics import DEVICE_PUBLISHES, HUB_PUBLISHES, TopicKind, acl_pattern
+from protocol.topics import DEVICE_PUBLISHES, HUB_NOTICES, HUB_PUBLISHES, TopicKind, acl_pattern
 
 from .deployment import Deployment
 from .mosquitto import BrokerLayout, BrokerSettings, MosquittoProcess, common_lines, hand_over
@@ -74,6 +74,9 @@ def acl_text(registry: Registry) -> str:
             # A restarted hub reads back the retained sync it promised each door.
             access = "readwrite" if kind is TopicKind.SYNC else "write"
             lines.append(f"topic {access} {acl_pattern(kind, '+')}")
+        # Live notices shared between hub processes; no door is granted it, so none may
+        # read or write it (a topic nobody is granted is denied).
+        lines.append(f"topic readwrite {HUB_NOTICES}")
     revoked = sorted({r.identity for r in registry.revoked})
     if revoked:
         lines += ["", "# Revoked: denied everything, even on a session opened before revocation."]

@@ -29,6 +29,11 @@ class HubRuntimeSettings(BaseSettings):
         default=None,
         description="Share ingest with other hub processes through $share/<group>/... (MQTT v5).",
     )
+    notice_relay: bool | None = Field(
+        default=None,
+        description="Share live notices with the other hub processes over the broker "
+        "(hub/notice_relay.py); unset: on exactly when shared_group is set.",
+    )
     degraded_after_s: PositiveInt = Field(
         default=45, description="No heartbeat for this long: the device is degraded."
     )

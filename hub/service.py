@@ -22,6 +22,7 @@ from .commands import CommandService
 from .health import HealthMonitor
 from .ingest import Ingest
 from .jobs import PeriodicJobs
+from .notice_relay import NoticeRelay, relay_enabled
 from .retention import RetentionJob
 from .runtime_settings import HubRuntimeSettings
 from .settings import HubSettings
@@ -64,6 +65,8 @@ class Hub:
         self.runtime = runtime
         self.bus = NoticeBus()
         self.link = MqttLink(link_settings(runtime))
+        # Several processes sharing ingest: each one's notices reach every process's board.
+        self.relay = NoticeRelay(self.link, self.bus) if relay_enabled(runtime) else None
         self.commands = CommandService(
             db, self.link, self.bus, signer, runtime, audit_key=audit_key, clock=clock
         )
@@ -111,6 +114,8 @@ class Hub:
 
     def start(self, timeout: float = 10.0) -> None:
         self.ingest.start()  # subscriptions first, so the first CONNACK resubscribes them
+        if self.relay is not None:
+            self.relay.start()
         self.link.start(timeout)
         self.link.wait_subscribed(timeout)
         self.health.start()
@@ -121,5 +126,7 @@ class Hub:
         self.jobs.stop()
         self.health.stop()
         self.commands.stop()
+        if self.relay is not None:
+            self.relay.stop()
         self.link.stop()
         self.ingest.stop()

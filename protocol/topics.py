@@ -9,6 +9,7 @@ doorstep/v1/{device}/cmd               hub -> device, signed
 doorstep/v1/{device}/cmd/ack           device -> hub, signed by the device
 doorstep/v1/{device}/sync              hub -> device, retained: stored-through sequence
 doorstep/v1/{device}/checkpoint        hub -> device, retained: signed audit checkpoint
+doorstep/hub/notices                   hub -> hub only (not the device protocol): live notices
 
 >>> topic_for(TopicKind.EVENT, "door-1a2b3c", "ring")
 'doorstep/v1/door-1a2b3c/event/ring'
@@ -59,6 +60,12 @@ DEVICE_PUBLISHES = (
     TopicKind.ACK,
 )
 HUB_PUBLISHES = (TopicKind.COMMAND, TopicKind.SYNC, TopicKind.CHECKPOINT)
+
+# Hub processes share their live notices here (hub/notice_relay.py); devices may neither
+# read nor write it. Not part of the device protocol, but defined here because the broker
+# ACL generator (firmware_config) must grant it and protocol is the one package both it
+# and the hub import. Outside doorstep/v1/ so no device pattern (%u) can ever match it.
+HUB_NOTICES = f"{ROOT}/hub/notices"
 
 
 @dataclass(frozen=True, slots=True)

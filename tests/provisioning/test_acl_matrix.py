@@ -10,7 +10,16 @@ from __future__ import annotations
 import paho.mqtt.client as paho
 import pytest
 
-from protocol.topics import PREFIX, TopicKind, device_filter, hub_ingest_filters, shared, topic_for
+from protocol.topics import (
+    HUB_NOTICES,
+    PREFIX,
+    ROOT,
+    TopicKind,
+    device_filter,
+    hub_ingest_filters,
+    shared,
+    topic_for,
+)
 
 # The intended policy, stated here independently of the ACL generator.
 DOOR_WRITES = {
@@ -120,3 +129,34 @@ def test_no_cross_device_delivery(tls_broker, raw_client_factory, protocol):
     assert len(expected["hub#"]) == len(doors) * len(HUB_READS)
     for door in doors:
         assert len(expected[door]) == len(DOOR_READS)
+
+
+@pytest.mark.parametrize("protocol", [paho.MQTTv311, paho.MQTTv5], ids=["mqtt311", "mqtt5"])
+def test_only_hubs_use_the_notice_relay_topic(tls_broker, raw_client_factory, protocol):
+    """Hub processes share live notices on HUB_NOTICES; a door can neither read nor write it."""
+    doors = tls_broker.devices
+    tag = f"relay{protocol}"
+    hub_sub = raw_client_factory(HUB)  # the relay subscribes without sharing, MQTT 5
+    hub_sub.subscribe(HUB_NOTICES)
+    listeners = {}
+    for door in doors:
+        c = raw_client_factory(door, protocol)
+        c.subscribe("#", f"{ROOT}/#", HUB_NOTICES, shared(HUB_NOTICES))
+        listeners[door] = c
+
+    hub_pub = raw_client_factory(HUB)
+    for door in doors:
+        raw_client_factory(door, protocol).publish(HUB_NOTICES, f"{tag}|{door}".encode())
+    hub_pub.publish(HUB_NOTICES, f"{tag}|hub".encode())
+    # Sentinels each door may read, published after everything else was acknowledged.
+    for door in doors:
+        hub_pub.publish(topic(TopicKind.SYNC, door), f"{tag}|end|{door}".encode())
+
+    assert hub_sub.wait_until(lambda got: (HUB_NOTICES, f"{tag}|hub".encode()) in got)
+    heard = {p for t, p in hub_sub.messages if t == HUB_NOTICES and p.startswith(tag.encode())}
+    assert heard == {f"{tag}|hub".encode()}, "a door's write reached the hubs"
+    for door, c in listeners.items():
+        end = f"{tag}|end|{door}".encode()
+        assert c.wait_until(lambda got, e=end: e in {p for _t, p in got}), door
+        leaked = [p for t, p in c.messages if t == HUB_NOTICES]
+        assert leaked == [], f"{door} read the hubs' notices: {leaked}"
