@@ -20,6 +20,7 @@ from protocol.base import utcnow
 
 from .deps import public, require_session
 from .routes import admin, audit, auth, doors, events, invitations, live, me, stream, telecare
+from .routes import push as push_routes  # Web Push subscriptions (issue 12)
 from .routes import visits as visit_routes
 from .routes.pages import install as install_pages
 from .security import IpThrottle
@@ -49,6 +50,7 @@ def create_app(
         app.include_router(module.router)
     for module in (me, visit_routes, invitations, audit, live, admin):
         app.include_router(module.router)
+    app.include_router(push_routes.router)  # app.state.push set by `doorstep serve`
 
     @app.get("/api/health", tags=["health"])
     @public

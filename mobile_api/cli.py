@@ -91,23 +91,41 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+    # --- notifications (issue 12): Web Push worker beside the hub; it only reads hub.bus ---
+    from hub.notify.settings import NotifySettings
+    from hub.notify.setup import Notifications
+
+    try:
+        notifications = Notifications.start(hub.db, hub.bus, settings.data_dir, NotifySettings())
+    except (HubError, ValidationError, OSError) as exc:
+        hub.stop()
+        hub.db.dispose()
+        print(f"doorstep serve: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    # --- end notifications ---
     try:
         if not stopping.is_set():
-            _serve(hub, args)
+            _serve(hub, args, notifications)
     finally:
+        notifications.stop()
         hub.stop()
         hub.db.dispose()
         log.info("hub and web app stopped")
     return EXIT_OK
 
 
-def _serve(hub: object, args: argparse.Namespace) -> None:
+def _serve(hub: object, args: argparse.Namespace, notifications: object = None) -> None:
     import uvicorn
 
     from .app import create_app
     from .settings import WebSettings
 
     app = create_app(hub, WebSettings())  # type: ignore[arg-type]
+    keys = getattr(notifications, "keys", None)  # Web Push's VAPID keys, if push is on
+    if keys is not None:
+        from .routes.push import PushConfig
+
+        app.state.push = PushConfig(keys.application_server_key)
     config = uvicorn.Config(
         app,
         host=args.host,

@@ -26,6 +26,7 @@ from .models_events import (
     SequenceGap,
     StoredSnapshot,
 )
+from .models_notify import DeliveryRow, PushSubscriptionRow  # noqa: F401  (registers the tables)
 from .models_registry import Device, DeviceHealth, Grant, Home, Membership, Person, Role
 from .models_visits import CheckIn, VisitWindow
 from .types import Base

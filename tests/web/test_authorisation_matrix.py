@@ -95,6 +95,13 @@ def _member(ids: Ids) -> dict[str, str]:
     return {"person_id": ids["person_id"], "role": "carer"}
 
 
+def _push_subscription(_: Ids) -> dict[str, Any]:
+    """A browser's PushSubscription JSON with a fresh, valid key (push routes)."""
+    from tests.web.test_push_routes import browser_subscription
+
+    return browser_subscription("https://push.example.invalid/matrix")
+
+
 HOME = "home"
 RULES: dict[tuple[str, str], Rule] = {
     # auth: about the caller only
@@ -113,6 +120,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/fleet"): Rule("self"),
     ("GET", "/api/me"): Rule("self"),
     ("GET", "/api/my/visits"): Rule("self"),
+    # Web Push: one's own subscriptions only
+    ("GET", "/api/push/vapid-key"): Rule("self"),
+    ("POST", "/api/push/subscriptions"): Rule("self", body=_push_subscription),
+    ("DELETE", "/api/push/subscriptions"): Rule(
+        "self", query=lambda _: {"endpoint": "https://push.example.invalid/matrix"}
+    ),
     # a home's doors, events, commands
     ("GET", "/api/homes/{home}/doors"): Rule(HOME, (P.VIEW_HEALTH,)),
     ("GET", "/api/homes/{home}/events"): Rule(HOME, (P.VIEW_EVENTS,)),

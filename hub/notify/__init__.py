@@ -1,0 +1,28 @@
+"""Notifications that reach people when the page is closed (Web Push today; more channels
+plug in behind ``Channel``).
+
+    keys = VapidKeys.load_or_create(data_dir / "keys" / VAPID_KEY_FILE)
+    worker = NotifyWorker(db, bus, [WebPushChannel(db, keys, subject="mailto:ops@example.org")])
+    worker.start()
+"""
+
+from __future__ import annotations
+
+from .channel import Channel, Message, NotifyConfigError, NotifyError, Outcome, Receipt
+from .vapid import VAPID_KEY_FILE, VapidKeys
+from .webpush import PushPayload, WebPushChannel
+from .worker import NotifyWorker
+
+__all__ = [
+    "VAPID_KEY_FILE",
+    "Channel",
+    "Message",
+    "NotifyConfigError",
+    "NotifyError",
+    "NotifyWorker",
+    "Outcome",
+    "PushPayload",
+    "Receipt",
+    "VapidKeys",
+    "WebPushChannel",
+]
