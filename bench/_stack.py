@@ -9,6 +9,7 @@ web app served by uvicorn on a free loopback port, with one family member who ca
 
 from __future__ import annotations
 
+import shutil
 import socket
 import tempfile
 import threading
@@ -144,6 +145,7 @@ def running_stack(
     root: Path | None = None, *, hold_s: float = 0.3, travel_s: float = 0.01
 ) -> Iterator[Stack]:
     """Start everything; stop it all on exit. ``hold_s`` is how long an unlock lasts."""
+    made_root = root is None
     root = root or Path(tempfile.mkdtemp(prefix="doorstep-bench-stack-"))
     (root / "broker").mkdir(parents=True, exist_ok=True)
     root.chmod(0o711)  # Mosquitto drops root to user 'mosquitto' and must reach its folder
@@ -208,3 +210,5 @@ def running_stack(
         hub.stop()
         db.dispose()
         broker.stop()
+        if made_root:  # a folder of our own: leave nothing behind in /tmp
+            shutil.rmtree(root, ignore_errors=True)

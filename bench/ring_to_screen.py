@@ -3,7 +3,8 @@ measured in the same run.
 
 - ring: finger on the simulated bell (epoch ms taken in Python just before the press)
   -> the ring card is visible in headless Chromium with its snapshot decoded (the page's
-  ``window.__doorstepMarks`` "ring" entry, ``shown_at``);
+  ``window.__doorstepMarks`` "ring" entry, ``shown_at``); a family member's ring notice
+  carries the picture inline, so ``picture_fetch`` is null unless the page had to fetch it;
 - unlock: the Unlock dialog is confirmed with a fresh authenticator code (the page's
   ``clicked_at``) -> step-up, command signed and sent, relay energised on the simulated
   board, signed acknowledgement back -> "unlocked — relocking in 5 s" shown (``shown_at``).

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from protocol.base import utcnow
@@ -45,7 +46,6 @@ from .policy import Permission, by_grant, require
 from .runtime_settings import HubRuntimeSettings
 from .storage import (
     allocate_command_counter,
-    commands_of,
     count_rejected,
     create_command,
     get_command,
@@ -57,7 +57,7 @@ from .storage import (
 )
 from .storage.database import Database
 from .storage.devices import get_device
-from .storage.models_commands import AlertKind
+from .storage.models_commands import AlertKind, Command
 from .storage.models_registry import DeviceHealth
 
 log = logging.getLogger(__name__)
@@ -121,9 +121,20 @@ class CommandService:
 
     # -- requests ---------------------------------------------------------------
     def request(
-        self, device_id: str, action: str, *, person_id: str, reason: str = "", **params: Any
+        self,
+        device_id: str,
+        action: str,
+        *,
+        person_id: str,
+        reason: str = "",
+        within: Callable[[Session], None] | None = None,
+        **params: Any,
     ) -> CommandTicket:
-        """Authorise, record, sign and send; returns as soon as the command is on its way."""
+        """Authorise, record, sign and send; returns as soon as the command is on its way.
+
+        ``within(session)`` runs once the person is authorised, in the same transaction
+        as the command's creation (e.g. the web app's step-up): both land, or neither.
+        """
         if action not in ACTIONS:
             raise UnknownAction(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
         model, permission = ACTIONS[action]
@@ -132,6 +143,8 @@ class CommandService:
         with self.db.session() as s:
             device = get_device(s, device_id)
             require(s, person_id, device.home_id, permission)
+            if within is not None:
+                within(s)
             self._check_available(device)
             if action == "unlock":
                 self._check_rate(s, device_id, now)
@@ -173,11 +186,12 @@ class CommandService:
                     subjects=[device_ref(device_id), command_ref(command.id)],
                     details=details,
                 )
+            home = device.home_id
         done = threading.Event()
         with self._lock:
             self._done[command.id] = done
-        self._send(command, person_id)
-        return CommandTicket(command.id, device_id, action, counter, self.status(command.id))
+        status = self._send(command, person_id, home)
+        return CommandTicket(command.id, device_id, action, counter, status)
 
     def _check_available(self, device: Any) -> None:
         if device.health not in (DeviceHealth.ONLINE, DeviceHealth.DEGRADED):
@@ -195,17 +209,19 @@ class CommandService:
             )
 
     def _check_rate(self, s: Session, device_id: str, now: datetime) -> None:
-        recent = [
-            c
-            for c in commands_of(s, device_id, limit=self.settings.unlocks_per_minute)
-            if c.action == "unlock" and now - c.created_at < timedelta(minutes=1)
-        ]
-        if len(recent) >= self.settings.unlocks_per_minute:
-            raise RateLimited(
-                f"{len(recent)} unlocks of this door in the last minute: wait a minute"
-            )
+        # A count in the database: loading the recent commands themselves cost a row
+        # object each, on the path of every unlock.
+        stmt = select(func.count()).where(
+            Command.device_id == device_id,
+            Command.action == "unlock",
+            Command.created_at > now - timedelta(minutes=1),
+        )
+        recent = int(s.execute(stmt).scalar_one())
+        if recent >= self.settings.unlocks_per_minute:
+            raise RateLimited(f"{recent} unlocks of this door in the last minute: wait a minute")
 
-    def _send(self, command: Any, person_id: str) -> None:
+    def _send(self, command: Any, person_id: str, home: str | None) -> str:
+        """Publish and record the outcome; "sent" or "failed"."""
         envelope = sign(command, self.signer)
         wire = encode_signed(
             TopicKind.COMMAND, command.device, envelope, expiry_s=self.settings.command_lifetime_s
@@ -239,7 +255,7 @@ class CommandService:
                     subjects=[device_ref(command.device), command_ref(command.id)],
                     details={"outcome": "not_sent", "detail": "broker unreachable"},
                 )
-        self._post(command.device, command.id, "sent" if sent else "failed")
+        self._post(command.device, command.id, "sent" if sent else "failed", home)
         if sent:
             timer = threading.Timer(
                 self.settings.command_timeout_s,
@@ -252,6 +268,7 @@ class CommandService:
                 self._timers[command.id] = timer
         else:
             self._finish(command.id)
+        return "sent" if sent else "failed"
 
     def _timed_out(self, command_id: str, device_id: str, person_id: str) -> None:
         now = self.clock()
@@ -370,9 +387,10 @@ class CommandService:
         if done is not None:
             done.set()
 
-    def _post(self, device_id: str, command_id: str, status: str) -> None:
-        with self.db.read_session() as s:
-            home = get_device(s, device_id).home_id
+    def _post(self, device_id: str, command_id: str, status: str, home: str | None = None) -> None:
+        if home is None:
+            with self.db.read_session() as s:
+                home = get_device(s, device_id).home_id
         self.bus.post(
             Notice("command", device_id, {"command_id": command_id, "status": status}, home)
         )

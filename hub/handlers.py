@@ -49,6 +49,22 @@ from .storage.snapshot_files import SnapshotFiles
 from .storage.snapshots import store_snapshot
 
 
+class RingPictures:
+    """The last few ring snapshots' JPEG bytes by snapshot id, oldest dropped first."""
+
+    def __init__(self, keep: int = 8) -> None:
+        self.keep = keep
+        self._jpegs: dict[str, bytes] = {}
+
+    def put(self, snapshot_id: str, jpeg: bytes) -> None:
+        self._jpegs[snapshot_id] = jpeg
+        while len(self._jpegs) > self.keep:
+            del self._jpegs[next(iter(self._jpegs))]
+
+    def take(self, snapshot_id: str | None) -> bytes | None:
+        return self._jpegs.pop(snapshot_id, None) if snapshot_id else None
+
+
 @dataclass
 class HandlerContext:
     session: Session
@@ -64,6 +80,9 @@ class HandlerContext:
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     homes: dict[str, str | None] = field(default_factory=dict)
+    # Recent ring pictures by snapshot id (owned by ingest, outlives the batch): the door
+    # sends the picture just before its ring, so the ring notice can carry it ("jpeg").
+    pictures: RingPictures | None = None
 
     def notify(self, kind: str, device_id: str, **data: Any) -> None:
         if device_id not in self.homes:
@@ -171,12 +190,19 @@ def on_snapshot(ctx: HandlerContext, snapshot: Snapshot) -> None:
             reason=m.reason,
             at=m.at.isoformat(),
         )
+        if m.reason == "ring" and ctx.pictures is not None:
+            # Last, once its row is flushed: a failure above leaves no picture behind.
+            ctx.pictures.put(m.id, snapshot.jpeg)
 
 
 # -- reactions to newly stored events ------------------------------------------
 
 
 def _ring(ctx: HandlerContext, event: DoorbellRang) -> None:
+    # The picture stored just before (durably, with its row) travels with the ring, so
+    # a viewer needs no second request; "jpeg" is absent when it is not at hand.
+    picture = ctx.pictures.take(event.snapshot_id) if ctx.pictures is not None else None
+    extra = {"jpeg": picture} if picture is not None else {}
     ctx.notify(
         "ring",
         event.device,
@@ -184,6 +210,7 @@ def _ring(ctx: HandlerContext, event: DoorbellRang) -> None:
         snapshot_id=event.snapshot_id,
         at=event.at.isoformat(),
         seq=event.seq,
+        **extra,
     )
 
 

@@ -14,6 +14,7 @@ counted, logged with its reason, and never stops ingestion.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -31,11 +32,12 @@ from protocol.errors import ProtocolError
 from protocol.events import EventBase
 from protocol.mqtt import MqttLink
 from protocol.signing import SignedEnvelope
+from protocol.snapshots import SNAPSHOT_META_PROPERTY
 from protocol.topics import TopicKind, hub_ingest_filters, shared
 
 from .bus import NoticeBus
 from .errors import DatabaseUnavailable
-from .handlers import HandlerContext, handler_for, on_events, on_heartbeats
+from .handlers import HandlerContext, RingPictures, handler_for, on_events, on_heartbeats
 from .storage import count_ingest_problem
 from .storage.database import Database
 from .storage.devices import is_active_device
@@ -65,6 +67,25 @@ class IngestStats:
     failed_batches: int = 0
 
 
+def _more_follows(item: Received) -> bool:
+    """True when the door sends more at once after ``item`` (a cheap peek, no decoding):
+    a ring's snapshot (then the ring), a state (its event was written first but goes out
+    through the outbox), a commanded release (then the command's ack)."""
+    leaf = item.topic.rsplit("/", 2)
+    try:
+        if leaf[-2] == "snapshot":
+            meta = dict(item.props.user_properties).get(SNAPSHOT_META_PROPERTY, "")
+            return bool(json.loads(meta).get("reason") == "ring")
+        if leaf[-1] == "state":
+            return True
+        if leaf[-2:] == ["event", "lock_changed"]:
+            body = json.loads(item.payload)
+            return bool(body.get("command_id")) and body.get("state") == "released"
+    except (ValueError, AttributeError, IndexError):
+        pass  # decoding will say what is wrong with it
+    return False
+
+
 class Ingest:
     def __init__(
         self,
@@ -77,6 +98,7 @@ class Ingest:
         batch: int = 500,
         low_disk_bytes: int = 200_000_000,
         on_ack: AckHandler | None = None,
+        follow_wait_s: float = 0.003,
     ) -> None:
         self.db = db
         self.files = files
@@ -86,9 +108,11 @@ class Ingest:
         self.low_disk_bytes = low_disk_bytes
         self.shared_group = shared_group
         self.on_ack = on_ack
+        self.follow_wait_s = follow_wait_s
         self.stats = IngestStats()
         self._queue: queue.Queue[Received | None] = queue.Queue()
         self._known: set[str] = set()
+        self._pictures = RingPictures()
         self._behind: set[str] = set()  # devices whose mark may move once others commit
         self._worker = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
         self._idle = threading.Event()
@@ -127,19 +151,36 @@ class Ingest:
                 self._queue.task_done()
                 return
             items = [first]
-            while len(items) < self.batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
+            self._take_more(items, wait_s=0.0)
+            # Some messages come in a burst (a ring's picture, then the ring; a lock's state,
+            # its event, the command's ack): wait a moment for the rest so the burst shares
+            # one transaction, instead of the one people wait for queueing behind another.
+            deadline = time.monotonic() + self.follow_wait_s
+            while len(items) < self.batch and _more_follows(items[-1]):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._take_more(items, wait_s=remaining):
                     break
-                if item is None:
-                    self._queue.put(None)  # stop after this batch
-                    self._queue.task_done()
-                    break
-                items.append(item)
             self._process(items)
             for _ in items:
                 self._queue.task_done()
+
+    def _take_more(self, items: list[Received], *, wait_s: float) -> bool:
+        """Add what is queued (waiting up to ``wait_s`` for the first one) to ``items``;
+        False when nothing came or ingest is stopping."""
+        took = False
+        while len(items) < self.batch:
+            try:
+                item = self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                return took
+            wait_s = 0.0
+            if item is None:
+                self._queue.put(None)  # stop after this batch
+                self._queue.task_done()
+                return False
+            items.append(item)
+            took = True
+        return took
 
     def _process(self, items: list[Received]) -> None:
         self.stats.received += len(items)
@@ -159,11 +200,12 @@ class Ingest:
         for device, top in ctx.max_seq.items():
             if ctx.sync_devices.get(device, 0) < top:
                 self._behind.add(device)
+        # Committed: notices first (people are waiting on them), then the sync marks.
+        for notice in ctx.notices:
+            self.bus.post(notice)
         for device, through in ctx.sync_devices.items():
             sync = Sync(device=device, stored_through=through, at=utcnow())
             self.link.publish(encode(sync))
-        for notice in ctx.notices:
-            self.bus.post(notice)
         for callback in ctx.after_commit:
             try:
                 callback()
@@ -173,7 +215,11 @@ class Ingest:
     def _store(self, items: list[Received]) -> HandlerContext:
         with self.db.session() as session:
             ctx = HandlerContext(
-                session, self.files, received_at=items[-1].at, low_disk_bytes=self.low_disk_bytes
+                session,
+                self.files,
+                received_at=items[-1].at,
+                low_disk_bytes=self.low_disk_bytes,
+                pictures=self._pictures,
             )
             events: list[tuple[Received, EventBase]] = []
             heartbeats: list[tuple[Received, Telemetry]] = []

@@ -7,7 +7,7 @@ GET  /api/commands/{id}             the command's status
 
 from __future__ import annotations
 
-from dataclasses import replace
+from functools import partial
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,25 +70,32 @@ def unlock(
     now: Now,
     body: UnlockRequest | None = None,
 ) -> dict[str, str]:
-    with hub.db.read_session() as s:
-        try:
-            home = get_device(s, device).home_id
-        except NotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no door {device!r}") from None
-        authorise(s, ctx.person_id, home, Permission.UNLOCK)
-    if body is not None and body.totp is not None:
-        with hub.db.session() as s:
-            step_up_with(s, ctx, body.totp, now)
-        ctx = replace(ctx, step_up_at=now)
-    if not stepped_up(ctx, settings, now):
+    code = body.totp if body is not None else None
+    if code is None and not stepped_up(ctx, settings, now):
+        with hub.db.read_session() as s:
+            try:
+                home = get_device(s, device).home_id
+            except NotFound:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no door {device!r}") from None
+            authorise(s, ctx.person_id, home, Permission.UNLOCK)
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             f"confirm it is you: step up with your code (valid {settings.step_up_window_s} s)",
         )
+
+    # With a code, the step-up happens in the command's own transaction: one commit
+    # records both (and a refused code or door leaves neither).
+    step_up = None if code is None else partial(step_up_with, ctx=ctx, code=code, now=now)
     try:
         ticket = hub.commands.request(
-            device, "unlock", person_id=ctx.person_id, reason=body.reason if body else ""
+            device,
+            "unlock",
+            person_id=ctx.person_id,
+            reason=body.reason if body else "",
+            within=step_up,
         )
+    except NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no door {device!r}") from None
     except NotAuthorised as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     except DeviceUnavailable as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from hub.audit import entries
 from hub.storage import create_person
 from hub.storage.accounts import create_account
 from protocol import utcnow
@@ -121,3 +122,28 @@ def test_another_homes_door_is_refused(web: Web) -> None:
     assert client.get(f"/api/homes/{rig.home}/doors").status_code == 403
     assert client.post(f"/api/doors/{device}/unlock", headers=csrf).status_code == 403
     assert client.get(f"/api/homes/{rig.other_home}/doors").status_code == 200
+
+
+def test_unlock_with_its_code_is_one_transaction(web: Web) -> None:
+    """A code sent with the unlock steps up and requests in one commit: a wrong code leaves
+    neither a command nor a step-up; a right one leaves both, audited in order."""
+    rig = web.rig
+    device = rig.add_device()
+    rig.agent(device)
+    wait_online(rig, device)
+    client, csrf = login(web, "anna")
+    with rig.db.read_session() as s:
+        before = [e.action for e in entries(s)]
+    url = f"/api/doors/{device}/unlock"
+    r = client.post(url, headers=csrf, json={"reason": "carer", "totp": "000000"})
+    assert r.status_code == 401
+    with rig.db.read_session() as s:
+        assert [e.action for e in entries(s)] == before
+    code = web.clock.code(web.totp["anna"])
+    r = client.post(url, headers=csrf, json={"reason": "carer", "totp": code})
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] in ("sent", "acknowledged")
+    assert rig.hub.commands.wait(r.json()["command_id"], timeout=5) == "acknowledged"
+    with rig.db.read_session() as s:
+        added = [e.action for e in entries(s)][len(before) :]
+    assert added[:3] == ["step_up", "unlock_requested", "command_sent"]

@@ -1,8 +1,10 @@
 """The live stream over a real HTTP server: a ring on the simulated door arrives as an
-SSE event; a telecare officer gets it without the snapshot id."""
+SSE event; the family gets its picture inline, an officer with a snapshot grant only the
+snapshot id (each viewing goes through the audited fetch), one without a grant neither."""
 
 from __future__ import annotations
 
+import base64
 import json
 import queue
 import threading
@@ -10,7 +12,9 @@ import threading
 import httpx
 import pytest
 
-from tests.web.conftest import PASSWORD, Web, wait_online
+from hub.storage.models_registry import Grant, Role
+from hub.storage.snapshots import get_snapshot
+from tests.web.conftest import PASSWORD, Web, make_person, wait_online
 
 
 def _cookie(web: Web, base: str, name: str) -> str:
@@ -51,9 +55,16 @@ def test_ring_reaches_family_with_snapshot_and_telecare_without(web: Web, server
     device = rig.add_device()
     _agent, board = rig.agent(device)
     wait_online(rig, device)
+    make_person(
+        web,
+        "granted-viewer",
+        Role.TELECARE_OFFICER,
+        rig.home,
+        grants=(Grant.TELECARE_MAY_VIEW_SNAPSHOTS,),
+    )
     results: dict[str, queue.Queue] = {}
     threads = []
-    for name in ("anna", "officer", "stranger"):
+    for name in ("anna", "officer", "granted-viewer", "stranger"):
         results[name] = queue.Queue()
         ready = threading.Event()
         t = threading.Thread(
@@ -71,5 +82,15 @@ def test_ring_reaches_family_with_snapshot_and_telecare_without(web: Web, server
     assert family["snapshot_id"]
     assert officer["device"] == device
     assert "snapshot_id" not in officer
+    assert "picture" not in officer
+    granted = results["granted-viewer"].get(timeout=10)
+    assert granted["snapshot_id"] == family["snapshot_id"]
+    assert "picture" not in granted  # by a grant: the audited GET /api/snapshots/{id} only
+    prefix = "data:image/jpeg;base64,"
+    assert family["picture"].startswith(prefix)
+    jpeg = base64.b64decode(family["picture"][len(prefix) :])
+    with rig.db.read_session() as s:
+        stored = rig.hub.files.read(get_snapshot(s, family["snapshot_id"]).sha256)
+    assert jpeg == stored
     with pytest.raises(queue.Empty):  # another home's owner hears nothing of this door
         results["stranger"].get(timeout=1)

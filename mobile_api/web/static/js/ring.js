@@ -3,6 +3,7 @@
 //
 //   const card = new RingCard({ timeZone, snapshots: true });
 //   card.show(ringNotice, now());          card.onSnapshot(snapshotNotice);
+//   (ringNotice.picture, a data: URL, is shown at once; else snapshot_id is fetched)
 
 import { mark, now } from "./marks.js";
 import { $, clock, el } from "./ui.js";
@@ -36,6 +37,7 @@ export class RingCard {
     this.snapshots = snapshots;
     this.ring = null;
     this.prefetched = new Map(); // snapshot id -> Promise<object URL | null>
+    this.inline = false; // rings have come with their picture: prefetching is wasted
     $("#ring-dismiss").addEventListener("click", () => this.hide());
   }
 
@@ -59,6 +61,10 @@ export class RingCard {
     $("#ring-card").hidden = false;
     if (!this.snapshots) {
       this.mark(ring, false);
+    } else if (notice.picture) {
+      // The hub sent the picture with the ring: no second request (and no prefetch next time).
+      this.inline = true;
+      this.picture(ring, notice.snapshot_id, notice.picture);
     } else if (notice.snapshot_id) {
       this.picture(ring, notice.snapshot_id);
     }
@@ -78,7 +84,7 @@ export class RingCard {
 
   /** The door sends the picture before the ring: fetch it now so the card shows at once. */
   prefetch(snapshotId) {
-    if (!this.snapshots || this.prefetched.has(snapshotId)) return;
+    if (!this.snapshots || this.inline || this.prefetched.has(snapshotId)) return;
     const url = fetch(`/api/snapshots/${encodeURIComponent(snapshotId)}`, { credentials: "same-origin" })
       .then((response) => (response.ok ? response.blob() : null))
       .then((blob) => (blob ? URL.createObjectURL(blob) : null))
@@ -91,9 +97,9 @@ export class RingCard {
     }
   }
 
-  async picture(ring, snapshotId) {
+  async picture(ring, snapshotId, inlined = null) {
     const img = $("#ring-snapshot");
-    const ready = this.prefetched.has(snapshotId) ? await this.prefetched.get(snapshotId) : null;
+    const ready = inlined || (this.prefetched.has(snapshotId) ? await this.prefetched.get(snapshotId) : null);
     if (this.ring !== ring) return;
     img.src = ready || `/api/snapshots/${encodeURIComponent(snapshotId)}`;
     try {
