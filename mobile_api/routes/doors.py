@@ -12,12 +12,12 @@ from functools import partial
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.commands import DeviceUnavailable, RateLimited
 from hub.errors import NotFound
-from hub.policy import NotAuthorised, Permission, permissions
+from hub.policy import Permission, permissions
 from hub.storage import get_command, list_devices
 from hub.storage.devices import get_device
 
+from ..commanding import send_command
 from ..deps import CurrentPerson, CurrentSession, HubDep, Now, SettingsDep, authorise
 from ..security import stepped_up
 from .auth import step_up_with
@@ -86,24 +86,14 @@ def unlock(
     # With a code, the step-up happens in the command's own transaction: one commit
     # records both (and a refused code or door leaves neither).
     step_up = None if code is None else partial(step_up_with, ctx=ctx, code=code, now=now)
-    try:
-        ticket = hub.commands.request(
-            device,
-            "unlock",
-            person_id=ctx.person_id,
-            reason=body.reason if body else "",
-            within=step_up,
-        )
-    except NotFound:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no door {device!r}") from None
-    except NotAuthorised as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    except DeviceUnavailable as exc:
-        # 409, not 503: the server is fine, the door is not; a 5xx invites automatic retries.
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except RateLimited as exc:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from None
-    return {"command_id": ticket.id, "status": ticket.status}
+    return send_command(
+        hub,
+        device,
+        "unlock",
+        person_id=ctx.person_id,
+        reason=body.reason if body else "",
+        within=step_up,
+    )
 
 
 @router.get("/commands/{command_id}")

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.commands import DeviceUnavailable, RateLimited
-from hub.errors import NotFound
-from hub.policy import NotAuthorised, Permission
-from hub.storage.devices import get_device
+from hub.service import Hub
 
-from ..deps import CurrentPerson, HubDep, authorise
+from ..commanding import send_command
+from ..deps import CurrentPerson, HubDep
 
 router = APIRouter(prefix="/api", tags=["live"])
 
@@ -50,20 +48,6 @@ def stop_live(device: str, person: CurrentPerson, hub: HubDep) -> dict[str, str]
     return _send(hub, device, person, "stop_live_view")
 
 
-def _send(hub: Any, device: str, person: str, action: str, **params: Any) -> dict[str, str]:
-    with hub.db.read_session() as s:
-        try:
-            home = get_device(s, device).home_id
-        except NotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no door {device!r}") from None
-        authorise(s, person, home, Permission.LIVE_VIEW)
-    try:
-        ticket = hub.commands.request(device, action, person_id=person, **params)
-    except NotAuthorised as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    except DeviceUnavailable as exc:
-        # 409, not 503: the server is fine, the door is not; a 5xx invites automatic retries.
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except RateLimited as exc:
-        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from None
-    return {"command_id": ticket.id, "status": ticket.status}
+def _send(hub: Hub, device: str, person: str, action: str, **params: Any) -> dict[str, str]:
+    # The command service checks LIVE_VIEW for these actions, per home.
+    return send_command(hub, device, action, person_id=person, **params)

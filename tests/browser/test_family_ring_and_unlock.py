@@ -8,7 +8,7 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from hub.storage import events_of
+from hub.storage import commands_of, events_of
 from mobile_api.routes.pages import CSP, DATA_CSP
 from tests.browser.conftest import Site
 
@@ -148,6 +148,21 @@ def test_live_view_shows_fresh_pictures_until_stopped(site: Site, open_page: Any
     )
     page.click("button#live-stop")
     assert page.is_hidden("#live")
+
+
+def test_leaving_the_page_stops_the_live_view_at_once(site: Site, open_page: Any) -> None:
+    def stops() -> int:
+        with site.rig.db.read_session() as s:
+            return sum(c.action == "stop_live_view" for c in commands_of(s, site.device))
+
+    page = open_page()
+    site.login(page, "anna", then=f"/homes/{site.home}")
+    page.wait_for_selector("#lock-state[data-state=engaged]")
+    page.click("button#live-view")
+    page.wait_for_selector("#live", state="visible")
+    before = stops()
+    page.goto("/")  # pagehide: the page asks the door to stop, not waiting for the limit
+    assert site.rig.wait_until(lambda: stops() == before + 1, timeout=5)
 
 
 def test_history_shows_the_ring_with_its_picture(site: Site, open_page: Any) -> None:

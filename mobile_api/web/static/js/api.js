@@ -42,7 +42,7 @@ export function rememberCsrf(token) {
   csrf = token;
 }
 
-export async function api(path, { method = "GET", body, redirect = true, raw = false } = {}) {
+export async function api(path, { method = "GET", body, redirect = true, raw = false, keepalive = false } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (!["GET", "HEAD"].includes(method) && path !== "/api/login" &&
@@ -55,6 +55,7 @@ export async function api(path, { method = "GET", body, redirect = true, raw = f
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: "same-origin",
     cache: "no-store",
+    keepalive,
   });
   if (response.status === 401 && redirect) return toLogin();
   if (raw) return response;

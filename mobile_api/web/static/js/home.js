@@ -49,6 +49,11 @@ async function main() {
   $("#live-view").addEventListener("click", () => startLive(panel, live));
   $("#ring-live").addEventListener("click", () => startLive(panel, live));
   $("#live-stop").addEventListener("click", () => stopLive(live));
+  // Leaving the page or hiding it (phone locked) ends the live view now, not at its limit.
+  addEventListener("pagehide", () => stopLive(live, { quiet: true }));
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) stopLive(live, { quiet: true });
+  });
 
   const showExpected = (answer) => {
     expected = answer ? answer.expected : null;
@@ -124,12 +129,15 @@ async function startLive(panel, live) {
   }
 }
 
-async function stopLive(live) {
+async function stopLive(live, { quiet = false } = {}) {
   const device = live.device;
+  if (!device) return;
   live.device = null;
   $("#live").hidden = true;
-  $("#live-view").focus();
-  if (device) await api(`/api/doors/${encodeURIComponent(device)}/live/stop`, { method: "POST" }).catch(fail);
+  if (!quiet) $("#live-view").focus();
+  // keepalive: the request still goes out while the page is being closed.
+  await api(`/api/doors/${encodeURIComponent(device)}/live/stop`, { method: "POST", keepalive: true })
+    .catch(quiet ? () => {} : fail);
 }
 
 main().then(ready, fail);
