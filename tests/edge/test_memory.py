@@ -45,7 +45,7 @@ del frames
 print(before - rss())
 """
     freed = {}
-    for mode in ("default", "tuned"):
+    for mode in ("tuned",):
         out = subprocess.run(
             [sys.executable, "-c", script, mode],
             capture_output=True,
@@ -55,5 +55,7 @@ print(before - rss())
             check=True,
         )
         freed[mode] = int(out.stdout)
-    assert freed["tuned"] > 15 * 1024, freed  # KiB: the 18 MB of frames went back
-    assert freed["tuned"] > freed["default"] + 10 * 1024, freed
+    # KiB: the 18 MB of frames went back. Without the tuning the outcome depends on
+    # where glibc happened to place the pinning block (seen both ways), so the
+    # untuned run is no baseline to compare with.
+    assert freed["tuned"] > 15 * 1024, freed
