@@ -86,6 +86,10 @@ def _more_follows(item: Received) -> bool:
     return False
 
 
+def _is_heartbeat(item: Received) -> bool:
+    return item.topic.endswith("/telemetry")
+
+
 class Ingest:
     def __init__(
         self,
@@ -99,6 +103,7 @@ class Ingest:
         low_disk_bytes: int = 200_000_000,
         on_ack: AckHandler | None = None,
         follow_wait_s: float = 0.003,
+        heartbeat_wait_s: float = 0.02,
     ) -> None:
         self.db = db
         self.files = files
@@ -109,6 +114,7 @@ class Ingest:
         self.shared_group = shared_group
         self.on_ack = on_ack
         self.follow_wait_s = follow_wait_s
+        self.heartbeat_wait_s = heartbeat_wait_s
         self.stats = IngestStats()
         self._queue: queue.Queue[Received | None] = queue.Queue()
         self._known: set[str] = set()
@@ -160,9 +166,24 @@ class Ingest:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._take_more(items, wait_s=remaining):
                     break
+            self._fill_with_heartbeats(items)
             self._process(items)
             for _ in items:
                 self._queue.task_done()
+
+    def _fill_with_heartbeats(self, items: list[Received]) -> None:
+        """A batch of heartbeats only waits a moment for more, so a fleet's steady trickle
+        shares transactions instead of paying one each; anything else ends the wait."""
+        if self.heartbeat_wait_s <= 0 or not all(_is_heartbeat(i) for i in items):
+            return
+        deadline = time.monotonic() + self.heartbeat_wait_s
+        while len(items) < self.batch:
+            seen = len(items)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self._take_more(items, wait_s=remaining):
+                return
+            if not all(_is_heartbeat(i) for i in items[seen:]):
+                return
 
     def _take_more(self, items: list[Received], *, wait_s: float) -> bool:
         """Add what is queued (waiting up to ``wait_s`` for the first one) to ``items``;

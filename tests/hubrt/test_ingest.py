@@ -8,9 +8,10 @@ import pytest
 from hub.storage import events_of, gaps, ingest_counts, open_alerts
 from hub.storage.events import conflicts_of
 from protocol import encode, new_device_id
-from protocol.examples import example_snapshot
+from protocol.device import Telemetry
+from protocol.examples import EXAMPLE_BOOT, example_snapshot
 from protocol.topics import PREFIX
-from tests.fixtures.database import ring
+from tests.fixtures.database import T0, ring
 from tests.hubrt.rig import HubRig
 
 
@@ -106,3 +107,35 @@ def test_offline_detected_from_the_last_will(rig):
     with rig.db.read_session() as s:
         kinds = [a.kind.value for a in open_alerts(s)]
     assert "device_offline" in kinds
+
+
+def _heartbeat(device: str, n: int) -> Telemetry:
+    return Telemetry(
+        device=device,
+        boot_id=EXAMPLE_BOOT,
+        at=T0,
+        monotonic_ms=90_000 + n,
+        clock_synced=True,
+        uptime_s=90 + n,
+        software_version="0.1.0",
+        disk_free_bytes=12_000_000_000,
+        outbox_depth=0,
+    )
+
+
+def test_heartbeats_share_a_transaction_and_never_hold_back_a_ring(rig):
+    device = rig.add_device()
+    link = rig.device_link(device)
+    ingest = rig.hub.ingest
+    ingest.wait_idle()
+    ingest.heartbeat_wait_s = 2.0  # a wide window, so its effect cannot be missed
+    batches, received = ingest.stats.stored_batches, ingest.stats.received
+    for n in range(10):
+        link.publish(encode(_heartbeat(device, n)))
+    assert rig.wait_until(lambda: ingest.stats.received == received + 10, timeout=10)
+    assert ingest.stats.stored_batches == batches + 1, "ten heartbeats, one transaction"
+
+    # A ring arriving while heartbeats wait for company ends the wait at once.
+    link.publish(encode(_heartbeat(device, 10)))
+    link.publish(encode(ring(device, 1)))
+    assert rig.wait_until(lambda: _stored(rig, device) == [1], timeout=1.0)
