@@ -76,7 +76,9 @@ class RelayedNotice(BaseModel):
             device_id=notice.device_id,
             home_id=notice.home_id,
             at=notice.at,
-            data=notice.data,
+            # Bytes are in-process extras (a ring's picture): other processes' pages
+            # fetch the picture by its snapshot id instead.
+            data={k: v for k, v in notice.data.items() if not isinstance(v, bytes)},
         )
 
     def to_notice(self, origin: str) -> Notice:

@@ -205,3 +205,11 @@ def test_relay_is_on_with_a_shared_group_unless_switched() -> None:
     assert not relay_enabled(HubRuntimeSettings(shared_group="hub", notice_relay=False))
     assert relay_enabled(HubRuntimeSettings(notice_relay=True))
     assert not relay_enabled(HubRuntimeSettings(notice_relay=False))
+
+
+def test_a_ring_with_its_picture_relays_without_the_bytes() -> None:
+    # The ring notice carries its JPEG in-process; between processes the id is enough.
+    ring = Notice("ring", "door-1", {"snapshot_id": "s1", "jpeg": b"\xff\xd8\xff\xe0"})
+    message = RelayedNotices(origin="0" * 32, notices=[RelayedNotice.of(ring)])
+    back = RelayedNotices.model_validate_json(message.model_dump_json()).notices[0]
+    assert back.to_notice("0" * 32).data == {"snapshot_id": "s1"}
