@@ -7,6 +7,14 @@ True
 
 from __future__ import annotations
 
+# Each module below registers its own tables when imported (issue 9, 10 and 12 work).
+from . import (  # noqa: F401
+    models_care,
+    models_homeassistant,
+    models_privacy,
+    models_visit_records,
+    models_webhooks,
+)
 from .models_accounts import Account, Invitation, WebSession
 from .models_audit import AuditCheckpointRow, AuditEntryRow, AuditHead
 from .models_commands import (

@@ -1,0 +1,25 @@
+"""Visit verification: arrivals, entries, departures, late and missed visits (issue 9).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-25
+
+Plain SQL types only (no imports from the models), like 0001.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0008"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass  # placeholder: filled in by the work on this revision
+
+
+def downgrade() -> None:
+    pass

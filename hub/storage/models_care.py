@@ -1,0 +1,3 @@
+"""Tables of care (see the migration that creates them)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Tables of webhooks (see the migration that creates them)."""
+
+from __future__ import annotations
