@@ -18,12 +18,22 @@ import os
 import signal
 from pathlib import Path
 
-from protocol.topics import DEVICE_PUBLISHES, HUB_NOTICES, HUB_PUBLISHES, TopicKind, acl_pattern
+from protocol.topics import (
+    DEVICE_PUBLISHES,
+    HA_BIRTH,
+    HA_DISCOVERY_PREFIX,
+    HA_NODE,
+    HA_ROOT,
+    HUB_NOTICES,
+    HUB_PUBLISHES,
+    TopicKind,
+    acl_pattern,
+)
 
 from .deployment import Deployment
 from .mosquitto import BrokerLayout, BrokerSettings, MosquittoProcess, common_lines, hand_over
 from .pki import ensure_dir, write_file
-from .registry import Registry
+from .registry import Registry, ServiceRecord, ServiceRole
 
 # Bounded queues: 10,000 messages could be 10 GB of snapshots for one offline client.
 MAX_QUEUED_BYTES = 256 * 1024 * 1024
@@ -65,6 +75,9 @@ def acl_text(registry: Registry) -> str:
         *(f"pattern read {acl_pattern(kind)}" for kind in HUB_PUBLISHES),
     ]
     for svc in sorted(registry.services.values(), key=lambda s: s.name):
+        if svc.role is ServiceRole.HOME_ASSISTANT:
+            lines += home_assistant_lines(svc)
+            continue
         lines += ["", f"# Service {svc.name}: a hub process.", f"user {svc.identity}"]
         for kind in DEVICE_PUBLISHES:
             # Also covers $share/<group>/...: Mosquitto checks a shared subscription
@@ -77,12 +90,34 @@ def acl_text(registry: Registry) -> str:
         # Live notices shared between hub processes; no door is granted it, so none may
         # read or write it (a topic nobody is granted is denied).
         lines.append(f"topic readwrite {HUB_NOTICES}")
+        # Home Assistant bridge: its own state tree, discovery configs under its own node
+        # only, and Home Assistant's lock requests and birth message.
+        lines += [
+            f"topic write {HA_ROOT}/#",
+            f"topic read {HA_ROOT}/+/lock/set",
+            f"topic write {HA_DISCOVERY_PREFIX}/+/{HA_NODE}/+/config",
+            f"topic read {HA_BIRTH}",
+        ]
     revoked = sorted({r.identity for r in registry.revoked})
     if revoked:
         lines += ["", "# Revoked: denied everything, even on a session opened before revocation."]
     for identity in revoked:
         lines += [f"user {identity}", "topic deny #"]
     return "\n".join(lines) + "\n"
+
+
+def home_assistant_lines(svc: ServiceRecord) -> list[str]:
+    """Home Assistant's account: nothing of the door protocol (doorstep/v1/ is never
+    granted, so a command straight to a door is denied), only the hub's bridge."""
+    return [
+        "",
+        f"# Service {svc.name}: Home Assistant. Reads the bridge, requests unlocks from the hub.",
+        f"user {svc.identity}",
+        f"topic read {HA_ROOT}/#",
+        f"topic write {HA_ROOT}/+/lock/set",
+        f"topic read {HA_DISCOVERY_PREFIX}/#",
+        f"topic write {HA_BIRTH}",
+    ]
 
 
 def mtls_lines(settings: BrokerSettings) -> list[str]:

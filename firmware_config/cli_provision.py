@@ -63,6 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     svc = command("add-service", "client certificate for another hub process", run_service)
     svc.add_argument("name", help="service name, e.g. hub-2 (its identity becomes svc.NAME)")
     svc.add_argument("--force", action="store_true", help="replace (and revoke) its certificate")
+    svc.add_argument(
+        "--role",
+        choices=["hub", "home_assistant"],
+        default="hub",
+        help="hub (default): a hub process; home_assistant: Home Assistant's MQTT account "
+        "(reads doorstep/ha/, requests unlocks from the hub, never reaches a door)",
+    )
 
     conf = command("broker-config", "write the Mosquitto folder for this deployment", run_broker)
     conf.add_argument("--out", type=Path, help="broker folder (default DIR/mosquitto)")
@@ -155,9 +162,10 @@ def _existing_settings(dep: Deployment, broker_dir: Path) -> BrokerSettings:
 
 def run_service(args: argparse.Namespace) -> int:
     from .deployment import Deployment
+    from .registry import ServiceRole
 
     dep = Deployment.open(args.dir)
-    rec = dep.add_service(args.name, force=args.force)
+    rec = dep.add_service(args.name, force=args.force, role=ServiceRole(args.role))
     tls = dep.service_tls(rec.name)
     print(f"service {rec.identity} added: certificate {tls.cert}, key {tls.key}")
     print(f"next: doorstep provision broker-config --dir {dep.root} --reload")

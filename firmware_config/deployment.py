@@ -44,6 +44,7 @@ from .registry import (
     Registry,
     RevokedCert,
     ServiceRecord,
+    ServiceRole,
     load_registry,
     save_registry,
 )
@@ -129,8 +130,10 @@ class Deployment(DeploymentLayout):
         )
         return key, cert
 
-    def add_service(self, name: str, *, force: bool = False) -> ServiceRecord:
-        """A client certificate for one more hub process, CN ``svc.<name>``."""
+    def add_service(
+        self, name: str, *, force: bool = False, role: ServiceRole = ServiceRole.HUB
+    ) -> ServiceRecord:
+        """A client certificate for one more hub process (or ``role``), CN ``svc.<name>``."""
         if not re.fullmatch(SERVICE_NAME_PATTERN, name):
             raise InvalidIdentity(
                 f"service name {name!r} is invalid: use 1-31 characters of a-z, 0-9 and '-'"
@@ -150,6 +153,7 @@ class Deployment(DeploymentLayout):
         pki.write_public(folder / "client.pem", pki.cert_pem(cert))
         rec = ServiceRecord(
             name=name,
+            role=role,
             serial=f"{cert.serial_number:x}",
             not_after=cert.not_valid_after_utc,
             added=datetime.now(UTC),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -41,8 +42,18 @@ class DeviceRecord(_Record):
     added: datetime = Field(description="When the device was provisioned.")
 
 
+class ServiceRole(StrEnum):
+    """What a service may do on the broker (broker_config.acl_text)."""
+
+    HUB = "hub"  # a hub process: reads every door, commands them
+    # Home Assistant's MQTT integration: reads the hub's doorstep/ha/ tree and discovery
+    # configs, writes only lock requests (which the hub authorises) and its birth message.
+    HOME_ASSISTANT = "home_assistant"
+
+
 class ServiceRecord(_Record):
     name: str = Field(pattern=SERVICE_NAME_PATTERN, description="Service name, e.g. 'hub'.")
+    role: ServiceRole = Field(default=ServiceRole.HUB, description="What it may do on the broker.")
     serial: str = Field(pattern=r"^[0-9a-f]+$", description="Client certificate serial (hex).")
     not_after: datetime = Field(description="When the client certificate expires.")
     added: datetime = Field(description="When the service was provisioned.")

@@ -67,6 +67,18 @@ HUB_PUBLISHES = (TopicKind.COMMAND, TopicKind.SYNC, TopicKind.CHECKPOINT)
 # and the hub import. Outside doorstep/v1/ so no device pattern (%u) can ever match it.
 HUB_NOTICES = f"{ROOT}/hub/notices"
 
+# Home Assistant bridge (hub/homeassistant/, off unless a door opts in). Not the device
+# protocol either: the hub publishes entity states under HA_ROOT/{device}/..., reads
+# Home Assistant's lock requests from HA_ROOT/{device}/lock/set, and announces entities
+# under HA_DISCOVERY_PREFIX/<component>/HA_NODE/<object>/config. Here so the broker ACL
+# generator (firmware_config) grants exactly these. "_" is no device-id character, so
+# HA_BRIDGE_STATUS can never be a door's topic.
+HA_ROOT = f"{ROOT}/ha"
+HA_DISCOVERY_PREFIX = "homeassistant"
+HA_NODE = "doorstep"
+HA_BIRTH = f"{HA_DISCOVERY_PREFIX}/status"
+HA_BRIDGE_STATUS = f"{HA_ROOT}/_hub/status"
+
 
 @dataclass(frozen=True, slots=True)
 class ParsedTopic:
