@@ -58,6 +58,7 @@ class Receipt:
     outcome: Outcome
     detail: str = ""
     retry_after_s: float | None = None  # the service asked us to wait (Retry-After)
+    ref: str | None = None  # the service's id of the message, to ask later how it went
 
 
 class Channel(Protocol):
@@ -74,4 +75,12 @@ class Channel(Protocol):
 
     def forget(self, session: Session, target: str) -> None:
         """The service said the target is gone: stop using it."""
+        ...
+
+
+class ReportingChannel(Channel, Protocol):
+    """A channel whose service can say later whether a sent message was delivered."""
+
+    def report(self, ref: str) -> tuple[str, str] | None:
+        """("delivered" | "failed", detail) once the service knows; None: not yet."""
         ...

@@ -56,6 +56,16 @@ ALERT_MESSAGES = {
         "The doorbell rang at {home} and nobody answered.",
     ),
     "device_offline": ("device_offline", "Doorbell offline", "The doorbell at {home} is offline."),
+    "door_left_unlocked": (
+        "door_left_unlocked",
+        "Door left unlocked",
+        "The front door at {home} has been left unlocked.",
+    ),
+    "carer_non_arrival": (
+        "carer_non_arrival",
+        "Carer has not arrived",
+        "The carer expected at {home} has not arrived.",
+    ),
 }
 
 

@@ -26,6 +26,19 @@ from .channel import Message, NotifyConfigError, Outcome, Receipt
 NOTIFY_BASE_URL = "https://api.notifications.service.gov.uk"
 # Which contact detail each medium uses.
 CONTACT_FIELD = {"sms": "phone", "email": "email"}
+# The placeholders each kind's template may use; every one is always sent (empty when
+# unknown) because Notify refuses a message that leaves a placeholder unfilled.
+COMMON_FIELDS = ("title", "body", "url", "home", "at")
+TEMPLATE_FIELDS: dict[str, tuple[str, ...]] = {
+    "ring_unanswered": (*COMMON_FIELDS, "door"),
+    "carer_non_arrival": (*COMMON_FIELDS, "carer", "agency", "window"),
+    "device_offline": (*COMMON_FIELDS, "door"),
+    "door_left_unlocked": (*COMMON_FIELDS, "door"),
+    "break_glass": (*COMMON_FIELDS, "officer", "reason"),
+}
+# Notify's statuses (GET /v2/notifications/{id}) that end a message's journey.
+DELIVERED_STATUSES = frozenset({"delivered"})
+FAILED_STATUSES = frozenset({"permanent-failure", "temporary-failure", "technical-failure"})
 
 
 class GovNotifyChannel:
@@ -38,13 +51,21 @@ class GovNotifyChannel:
         templates: Mapping[str, str],
         base_url: str = NOTIFY_BASE_URL,
         timeout_s: float = 10.0,
+        public_url: str = "",
     ) -> None:
         if len(api_key) < 74:
             raise NotifyConfigError(
                 "GOV.UK Notify API key looks wrong: copy the whole key from Notify's "
                 "'API integration' page (name-serviceid-secret)"
             )
+        unknown = sorted(set(templates) - set(TEMPLATE_FIELDS))
+        if unknown:
+            raise NotifyConfigError(
+                f"GOV.UK Notify {medium} templates for unknown kinds {unknown}: "
+                f"templates exist for {', '.join(TEMPLATE_FIELDS)}"
+            )
         self.name = f"govuk_{medium}"
+        self._public_url = public_url.rstrip("/")
         self.kinds = frozenset(templates)
         self._db = db
         self._medium = medium
@@ -68,7 +89,7 @@ class GovNotifyChannel:
             address = (person.contact or {}).get(message.target) if person else None
         if not address:
             return Receipt(Outcome.GONE, f"person has no {message.target} any more")
-        personalisation = personalisation_of(message)
+        personalisation = personalisation_of(message, self._public_url)
         try:
             if self._medium == "sms":
                 answer = self._client.send_sms_notification(
@@ -86,14 +107,36 @@ class GovNotifyChannel:
                 )
         except APIError as exc:
             return _receipt_for(exc)
-        return Receipt(Outcome.SENT, f"notify id {answer.get('id')}")
+        ref = answer.get("id")
+        return Receipt(Outcome.SENT, f"notify id {ref}", ref=str(ref) if ref else None)
+
+    def report(self, ref: str) -> tuple[str, str] | None:
+        """Notify's word on a sent message: ("delivered" | "failed", status) or None yet."""
+        try:
+            answer = self._client.get_notification_by_id(ref)
+        except APIError as exc:
+            if exc.status_code == 404:  # Notify keeps messages 7 days: nothing more to learn
+                return ("failed", "Notify no longer knows this message")
+            return None
+        status = str(answer.get("status", ""))
+        if status in DELIVERED_STATUSES:
+            return ("delivered", status)
+        if status in FAILED_STATUSES:
+            return ("failed", f"Notify: {status}")
+        return None  # created, sending, pending, sent (abroad): ask again later
 
 
-def personalisation_of(message: Message) -> dict[str, str]:
-    """Template placeholders: every value a plain string (Notify substitutes text)."""
-    out: dict[str, str] = {"title": message.title, "body": message.body, "url": message.url}
+def personalisation_of(message: Message, public_url: str = "") -> dict[str, str]:
+    """Template placeholders: every value a plain string (Notify substitutes text).
+
+    ``url`` is made absolute with the deployment's public address, so a text message
+    holds a link a phone can open."""
+    out: dict[str, str] = dict.fromkeys(TEMPLATE_FIELDS.get(message.kind, COMMON_FIELDS), "")
+    out.update(title=message.title, body=message.body, url=public_url + message.url)
     for key, value in message.data.items():
-        if isinstance(value, str | int | float):
+        if isinstance(value, bool):
+            out[key] = "yes" if value else "no"
+        elif isinstance(value, str | int | float):
             out[key] = str(value)
     return out
 

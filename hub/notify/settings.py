@@ -40,6 +40,22 @@ class NotifySettings(BaseSettings):
         description="Wait before each retry of a temporary failure; its length caps the retries.",
     )
 
+    public_url: str = Field(
+        default="",
+        description="This deployment's address (https://doorstep.council.example), put in "
+        "front of links in SMS and email.",
+    )
+    rate_limit_count: PositiveInt = Field(
+        default=3, description="At most this many messages per person + door + kind ..."
+    )
+    rate_limit_window_s: PositiveFloat = Field(default=600.0, description="... in this window.")
+    keep_days: PositiveFloat = Field(
+        default=30.0, description="Notifications (their text, receipts) are kept this long."
+    )
+    report_every_s: PositiveFloat = Field(
+        default=60.0, description="How often to ask GOV.UK Notify whether messages arrived."
+    )
+
     govuk_api_key: SecretStr = Field(
         default=SecretStr(""),
         description="GOV.UK Notify API key (name-serviceid-secret). Empty turns SMS/email off.",
@@ -49,7 +65,9 @@ class NotifySettings(BaseSettings):
     )
     govuk_sms_templates: dict[str, str] = Field(
         default_factory=dict,
-        description='Message kind -> SMS template id, e.g. {"ring_unanswered": "<uuid>"}.',
+        description='Message kind -> SMS template id, e.g. {"ring_unanswered": "<uuid>"}; '
+        "kinds: ring_unanswered, carer_non_arrival, device_offline, door_left_unlocked, "
+        "break_glass.",
     )
     govuk_email_templates: dict[str, str] = Field(
         default_factory=dict, description="Message kind -> email template id."

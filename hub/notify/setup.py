@@ -15,6 +15,7 @@ from ..bus import NoticeBus
 from ..storage.database import Database
 from .channel import Channel
 from .govuk import GovNotifyChannel
+from .ratelimit import RateLimit
 from .settings import NotifySettings
 from .vapid import VAPID_KEY_FILE, VapidKeys
 from .webpush import WebPushChannel
@@ -64,12 +65,20 @@ class Notifications:
                             templates=templates,
                             base_url=settings.govuk_base_url,
                             timeout_s=settings.send_timeout_s,
+                            public_url=settings.public_url,
                         )
                     )
         if not channels:
             return cls(keys, None)
         worker = NotifyWorker(
-            db, bus, channels, retry_delays_s=settings.retry_delays_s, senders=settings.senders
+            db,
+            bus,
+            channels,
+            retry_delays_s=settings.retry_delays_s,
+            senders=settings.senders,
+            rate_limit=RateLimit(settings.rate_limit_count, settings.rate_limit_window_s),
+            report_every_s=settings.report_every_s,
+            keep_days=settings.keep_days,
         )
         worker.start()
         return cls(keys, worker)

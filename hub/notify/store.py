@@ -4,6 +4,7 @@ sub = save_subscription(s, person_id=p, endpoint=url, p256dh=key, auth=secret, a
 claimed = claim_delivery(s, key="ring:e1", person_id=p, channel="webpush", target=sub.id,
                          at=now)          # False when that ring already went to that target
 failed_deliveries(s)                      # what admins should see
+save_notification(s, row); add_recipient(s, ...)  # the message itself and who it is for
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from ..storage._dialect import upsert_insert
-from ..storage.models_notify import DeliveryRow, PushSubscriptionRow
+from ..storage.models_notify import DeliveryRow, NotificationRow, PushSubscriptionRow, RecipientRow
 
-PENDING, SENT, FAILED, GONE = "pending", "sent", "failed", "gone"
+PENDING, SENT, DELIVERED, FAILED, GONE = "pending", "sent", "delivered", "failed", "gone"
 
 
 def save_subscription(
@@ -99,6 +100,8 @@ def record_attempt(
     attempts: int,
     error: str | None,
     at: datetime,
+    next_attempt_at: datetime | None = None,
+    provider_ref: str | None = None,
 ) -> None:
     session.execute(
         update(DeliveryRow)
@@ -108,7 +111,14 @@ def record_attempt(
             DeliveryRow.channel == channel,
             DeliveryRow.target == target,
         )
-        .values(status=status, attempts=attempts, last_error=error and error[:500], updated_at=at)
+        .values(
+            status=status,
+            attempts=attempts,
+            last_error=error and error[:500],
+            updated_at=at,
+            next_attempt_at=next_attempt_at,
+            provider_ref=provider_ref,
+        )
     )
 
 
@@ -128,3 +138,119 @@ def failed_deliveries(session: Session, limit: int = 100) -> list[DeliveryRow]:
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+def save_notification(session: Session, row: NotificationRow) -> None:
+    """Keep the message (once per key: a repeated notice keeps the first)."""
+    values = {c.key: getattr(row, c.key) for c in NotificationRow.__table__.columns}
+    session.execute(
+        upsert_insert(session, NotificationRow).values(**values).on_conflict_do_nothing()
+    )
+
+
+def add_recipient(
+    session: Session,
+    *,
+    key: str,
+    person_id: str,
+    device_id: str,
+    kind: str,
+    skipped: str | None,
+    at: datetime,
+) -> bool:
+    """Record that ``key`` is for this person; False when it already was (a duplicate)."""
+    stmt = (
+        upsert_insert(session, RecipientRow)
+        .values(
+            dedup_key=key,
+            person_id=person_id,
+            device_id=device_id,
+            kind=kind,
+            skipped=skipped,
+            seen_at=None,
+            created_at=at,
+        )
+        .on_conflict_do_nothing()
+        .returning(RecipientRow.person_id)
+    )
+    return session.execute(stmt).scalar_one_or_none() is not None
+
+
+def hold_recipient(session: Session, key: str, person_id: str, reason: str) -> None:
+    session.execute(
+        update(RecipientRow)
+        .where(RecipientRow.dedup_key == key, RecipientRow.person_id == person_id)
+        .values(skipped=reason)
+    )
+
+
+def pending_deliveries(session: Session) -> list[tuple[DeliveryRow, NotificationRow]]:
+    """Deliveries a stopped worker left pending, with their message, oldest first."""
+    stmt = (
+        select(DeliveryRow, NotificationRow)
+        .join(NotificationRow, NotificationRow.dedup_key == DeliveryRow.dedup_key)
+        .where(DeliveryRow.status == PENDING)
+        .order_by(DeliveryRow.id)
+    )
+    return [(d, n) for d, n in session.execute(stmt)]
+
+
+def awaiting_report(
+    session: Session, channels: list[str], since: datetime, limit: int = 200
+) -> list[DeliveryRow]:
+    """Sent deliveries whose service can still report delivered / failed."""
+    stmt = (
+        select(DeliveryRow)
+        .where(
+            DeliveryRow.status == SENT,
+            DeliveryRow.channel.in_(channels),
+            DeliveryRow.provider_ref.is_not(None),
+            DeliveryRow.updated_at >= since,
+        )
+        .order_by(DeliveryRow.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def set_reported(
+    session: Session, delivery_id: int, status: str, error: str | None, at: datetime
+) -> None:
+    session.execute(
+        update(DeliveryRow)
+        .where(DeliveryRow.id == delivery_id, DeliveryRow.status == SENT)
+        .values(status=status, last_error=error and error[:500], updated_at=at)
+    )
+
+
+def failures_in(
+    session: Session, homes: set[str], limit: int = 100
+) -> list[tuple[DeliveryRow, NotificationRow]]:
+    """Failed / gone deliveries of notifications about these homes, newest first."""
+    stmt = (
+        select(DeliveryRow, NotificationRow)
+        .join(NotificationRow, NotificationRow.dedup_key == DeliveryRow.dedup_key)
+        .where(DeliveryRow.status.in_((FAILED, GONE)), NotificationRow.home_id.in_(homes))
+        .order_by(DeliveryRow.updated_at.desc(), DeliveryRow.id.desc())
+        .limit(limit)
+    )
+    return [(d, n) for d, n in session.execute(stmt)]
+
+
+def prune(session: Session, before: datetime, batch: int = 1000) -> int:
+    """Forget notifications made before ``before`` (their text may name people, e.g. the
+    carers expected at a ring), with their recipients and deliveries; a notification with
+    a delivery still pending is kept. Returns how many went."""
+    pending = select(DeliveryRow.dedup_key).where(DeliveryRow.status == PENDING)
+    keys = list(
+        session.scalars(
+            select(NotificationRow.dedup_key)
+            .where(NotificationRow.created_at < before, NotificationRow.dedup_key.not_in(pending))
+            .limit(batch)
+        )
+    )
+    if keys:
+        session.execute(delete(DeliveryRow).where(DeliveryRow.dedup_key.in_(keys)))
+        session.execute(delete(RecipientRow).where(RecipientRow.dedup_key.in_(keys)))
+        session.execute(delete(NotificationRow).where(NotificationRow.dedup_key.in_(keys)))
+    return len(keys)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..storage.database import Database
 from .channel import Message, NotifyConfigError, Outcome, Receipt
+from .messages import MESSAGE_KINDS
 from .store import delete_subscription, get_subscription, subscriptions_of
 from .vapid import VapidKeys
 
@@ -33,6 +34,7 @@ class PushPayload(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     v: int = PUSH_PAYLOAD_VERSION
+    key: str  # the notification's key: the service worker reports it "seen" on a click
     kind: str
     title: str
     body: str
@@ -43,6 +45,7 @@ class PushPayload(BaseModel):
 
 def payload_of(message: Message) -> PushPayload:
     return PushPayload(
+        key=message.key,
         kind=message.kind,
         title=message.title,
         body=message.body,
@@ -54,7 +57,7 @@ def payload_of(message: Message) -> PushPayload:
 
 class WebPushChannel:
     name = "webpush"
-    kinds = frozenset({"ring"})  # alerts reach people by SMS / email (GovNotifyChannel)
+    kinds = frozenset(MESSAGE_KINDS)  # every kind; SMS / email carry only the alerts
 
     def __init__(
         self,

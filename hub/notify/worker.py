@@ -1,10 +1,14 @@
 """The delivery worker: reads the hub's notice board and delivers in the background.
 
-One thread turns notices into messages (who, on which channel target; one per ring
-and person, claimed in the database so a repeated ring notice sends nothing twice);
-a small pool sends them; a scheduler thread re-queues temporary failures after an
-exponential backoff. Ingest only ever posts to the bus, so nothing here can slow it;
-a slow channel holds one pool thread for at most its own timeout.
+One thread turns notices into messages (route.py: who; preferences.py / ratelimit.py:
+whether; one per notification key and person, claimed in the database so a repeated
+notice sends nothing twice); a small pool sends them; a scheduler thread re-queues
+temporary failures after an exponential backoff, and a receipts thread asks services
+that can tell (GOV.UK Notify) whether sent messages were delivered. Ingest only ever
+posts to the bus, so nothing here can slow it; a slow channel holds one pool thread for
+at most its own timeout. Pending deliveries a stopped worker left behind are re-queued
+on start, each at its recorded next-attempt time (delivery is at least once: a crash
+between a send and its record sends that message again).
 
     worker = NotifyWorker(hub.db, hub.bus, [WebPushChannel(hub.db, keys, subject=...)])
     worker.start(); ...; worker.stop()
@@ -21,26 +25,39 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
 
 from protocol.base import utcnow
 
 from ..bus import Notice, NoticeBus, Subscription
 from ..storage.database import Database
+from ..storage.models_notify import NotificationRow
+from ..storage.models_registry import Home
 from .channel import Channel, Message, Outcome, Receipt
-from .compose import (
-    ALERT_MESSAGES,
-    alert_recipients,
-    alert_text,
-    ring_recipients,
-    ring_text,
-    ring_url,
+from .preferences import Preferences, hold_back, load
+from .ratelimit import RateLimit, over_limit
+from .route import Draft, draft_for, message_of, row_of
+from .store import (
+    FAILED,
+    GONE,
+    PENDING,
+    SENT,
+    add_recipient,
+    claim_delivery,
+    hold_recipient,
+    prune,
+    record_attempt,
+    save_notification,
 )
-from .store import FAILED, GONE, PENDING, SENT, claim_delivery, record_attempt
+from .upkeep import left_pending, poll_reports
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_DELAYS_S = (2.0, 10.0, 60.0, 300.0)
+DEFAULT_RATE_LIMIT = RateLimit()
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,10 @@ class NotifyWorker:
         retry_delays_s: Sequence[float] = DEFAULT_RETRY_DELAYS_S,
         senders: int = 4,
         clock: Callable[[], datetime] = utcnow,
+        rate_limit: RateLimit = DEFAULT_RATE_LIMIT,
+        resume_max_age_s: float = 3600.0,
+        report_every_s: float | None = 60.0,
+        keep_days: float = 30.0,
     ) -> None:
         self._db = db
         self._bus = bus
@@ -67,6 +88,10 @@ class NotifyWorker:
         self._delays = tuple(retry_delays_s)
         self._senders = senders
         self._clock = clock
+        self._rate_limit = rate_limit
+        self._resume_max_age = timedelta(seconds=resume_max_age_s)
+        self._report_every_s = report_every_s
+        self._keep = timedelta(days=keep_days)
         self._stop = threading.Event()
         self._due: list[tuple[float, int, Job]] = []  # (monotonic due time, tie-break, job)
         self._order = itertools.count()
@@ -81,7 +106,13 @@ class NotifyWorker:
     def start(self) -> None:
         self._sub = self._bus.subscribe()  # before returning: no ring after start is missed
         self._pool = ThreadPoolExecutor(self._senders, thread_name_prefix="notify-send")
-        for name, target in (("notify-route", self._listen), ("notify-retry", self._schedule)):
+        self.resume()
+        loops: list[tuple[str, Callable[[], None]]] = [
+            ("notify-route", self._listen),
+            ("notify-retry", self._schedule),
+            ("notify-upkeep", self._upkeep),  # receipts, forgetting old notifications
+        ]
+        for name, target in loops:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -108,6 +139,18 @@ class NotifyWorker:
                 self._cond.wait(left)
         return True
 
+    def resume(self) -> int:
+        """Re-queue deliveries left pending (by a stop or a crash); returns how many."""
+        left = left_pending(self._db, set(self._channels), self._clock(), self._resume_max_age)
+        jobs = [
+            (Job(channel, message, attempts), delay) for channel, message, attempts, delay in left
+        ]
+        for job, delay in jobs:
+            self._enqueue(job, max(0.0, delay))
+        if jobs:
+            log.info("re-queued %d pending notification deliveries", len(jobs))
+        return len(jobs)
+
     # -- notices -> jobs ----------------------------------------------------------
 
     def _listen(self) -> None:
@@ -124,49 +167,73 @@ class NotifyWorker:
 
     def jobs_for(self, notice: Notice) -> list[Job]:
         """The new (not yet claimed) deliveries a notice calls for."""
-        home = notice.home_id
-        if home is None or notice.kind not in ("ring", "alert"):
+        if notice.kind not in ("ring", "alert", "notify"):
             return []
-        jobs: list[Job] = []
         now = self._clock()
+        jobs: list[Job] = []
         with self._db.session() as s:
-            if notice.kind == "ring":
-                kind = "ring"
-                event = notice.data.get("event_id") or f"{notice.device_id}@{notice.at.isoformat()}"
-                key, tag = f"ring:{event}", f"ring-{notice.device_id}"
-                title, body, data = ring_text(s, home, notice)
-                people = ring_recipients(s, home)
-            else:
-                if str(notice.data.get("alert")) not in ALERT_MESSAGES:
-                    return []
-                kind, title, body, data = alert_text(s, home, notice)
-                key, tag = f"alert:{notice.data.get('alert_id')}", f"{kind}-{notice.device_id}"
-                people = alert_recipients(s, home)
-            channels = [c for c in self._channels.values() if kind in c.kinds]
-            for person in people:
-                for channel in channels:
-                    for target in channel.targets(s, person):
-                        if not claim_delivery(
-                            s,
-                            key=key,
-                            person_id=person,
-                            channel=channel.name,
-                            target=target,
-                            at=now,
-                        ):
-                            continue  # this already went (or is going) there
-                        message = Message(
-                            key=key,
-                            kind=kind,
-                            person_id=person,
-                            target=target,
-                            title=title,
-                            body=body,
-                            url=ring_url(home),
-                            tag=tag,
-                            data=data,
-                        )
-                        jobs.append(Job(channel.name, message))
+            draft = draft_for(s, notice)
+            if draft is None or not draft.recipients:
+                return []
+            note = row_of(draft, now)
+            save_notification(s, note)
+            home = s.get(Home, draft.home_id) if draft.home_id else None
+            for person in draft.recipients:
+                prefs = load(s, person)
+                reason = hold_back(
+                    prefs,
+                    kind=draft.kind,
+                    safety=draft.safety,
+                    at=now,
+                    home_tz=home.timezone if home else None,
+                )
+                if reason is None and over_limit(
+                    s,
+                    person_id=person,
+                    device_id=draft.device_id,
+                    kind=draft.kind,
+                    at=now,
+                    limit=self._rate_limit,
+                ):
+                    reason = "rate_limited"
+                if not add_recipient(
+                    s,
+                    key=draft.key,
+                    person_id=person,
+                    device_id=draft.device_id,
+                    kind=draft.kind,
+                    skipped=reason,
+                    at=now,
+                ):
+                    continue  # this notification was already handled for this person
+                if reason is not None:
+                    continue
+                mine = self._claim(s, note, draft, person, prefs, now)
+                if not mine:
+                    hold_recipient(s, draft.key, person, "no_target")
+                jobs.extend(mine)
+        return jobs
+
+    def _claim(
+        self,
+        s: Session,
+        note: NotificationRow,
+        draft: Draft,
+        person: str,
+        prefs: Preferences,
+        now: datetime,
+    ) -> list[Job]:
+        usable = [c for c in self._channels.values() if draft.kind in c.kinds]
+        chosen = [c for c in usable if c.name not in prefs.off_channels]
+        targets = [(c, t) for c in chosen for t in c.targets(s, person)]
+        if not targets and draft.safety:  # a safety alert must reach them somehow
+            targets = [(c, t) for c in usable for t in c.targets(s, person)]
+        jobs = []
+        for channel, target in targets:
+            if claim_delivery(
+                s, key=draft.key, person_id=person, channel=channel.name, target=target, at=now
+            ):
+                jobs.append(Job(channel.name, message_of(note, person, target)))
         return jobs
 
     # -- scheduling and sending ----------------------------------------------------
@@ -207,7 +274,9 @@ class NotifyWorker:
             Outcome.FAILED: FAILED,
             Outcome.RETRY: PENDING if retry else FAILED,
         }[receipt.outcome]
+        delay = self._backoff(attempts, receipt) if retry else 0.0
         m = job.message
+        now = self._clock()
         try:
             with self._db.session() as s:
                 if receipt.outcome is Outcome.GONE:
@@ -221,14 +290,17 @@ class NotifyWorker:
                     status=status,
                     attempts=attempts,
                     error=None if status == SENT else receipt.detail,
-                    at=self._clock(),
+                    at=now,
+                    # Kept so that a restart re-queues the retry when it was due.
+                    next_attempt_at=now + timedelta(seconds=delay) if retry else None,
+                    provider_ref=receipt.ref,
                 )
         except Exception:
             log.exception("could not record delivery %s to %s", m.key, m.target)
         if status == FAILED:
             log.warning("gave up %s %s for %s: %s", job.channel, m.key, m.person_id, receipt.detail)
-        if retry:
-            self._enqueue(Job(job.channel, m, attempts), self._backoff(attempts, receipt))
+        if retry and not self._stop.is_set():
+            self._enqueue(Job(job.channel, m, attempts), delay)
         with self._cond:
             self._outstanding -= 1
             self._cond.notify_all()
@@ -237,3 +309,33 @@ class NotifyWorker:
         # Jitter (up to +25%) keeps many failed deliveries from retrying in lockstep.
         delay = self._delays[attempts - 1] * random.uniform(1.0, 1.25)
         return max(delay, receipt.retry_after_s or 0.0)
+
+    # -- receipts and upkeep ------------------------------------------------------------
+
+    def poll_reports(self) -> int:
+        """Ask reporting channels about sent messages; returns how many changed."""
+        return poll_reports(self._db, self._channels.values(), self._clock)
+
+    def prune(self) -> int:
+        """Forget notifications older than ``keep_days`` (see store.prune)."""
+        removed = 0
+        while True:
+            with self._db.session() as s:
+                n = prune(s, self._clock() - self._keep)
+            removed += n
+            if n == 0 or self._stop.is_set():
+                return removed
+
+    def _upkeep(self) -> None:
+        """Receipts every ``report_every_s``; old notifications forgotten hourly."""
+        every = min(self._report_every_s or PRUNE_EVERY_S, PRUNE_EVERY_S)
+        last_prune = -PRUNE_EVERY_S
+        while not self._stop.wait(every):
+            try:
+                if self._report_every_s is not None:
+                    self.poll_reports()
+                if time.monotonic() - last_prune >= PRUNE_EVERY_S:
+                    last_prune = time.monotonic()
+                    self.prune()
+            except Exception:
+                log.exception("notification upkeep failed")

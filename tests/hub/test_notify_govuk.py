@@ -25,7 +25,9 @@ import pytest
 
 from hub.bus import Notice, NoticeBus
 from hub.notify import NotifyWorker
+from hub.notify.channel import NotifyConfigError
 from hub.notify.govuk import GovNotifyChannel
+from hub.notify.receipts import mark_seen, states
 from hub.notify.settings import NotifySettings
 from hub.notify.setup import Notifications
 from hub.notify.store import deliveries, failed_deliveries
@@ -45,7 +47,20 @@ TEMPLATES = {
     "22222222-2222-4222-8222-222222222222": ("email", "Nobody answered the door at ((home))"),
     "33333333-3333-4333-8333-333333333333": ("sms", "The doorbell at ((home)) is offline"),
     "44444444-4444-4444-8444-444444444444": ("email", "((title)): ((body))"),
+    "55555555-5555-4555-8555-555555555555": (
+        "sms",
+        "((carer)) of ((agency)) was due at ((home)) ((window)) and has not arrived",
+    ),
+    "66666666-6666-4666-8666-666666666666": (
+        "sms",
+        "((door)) at ((home)) left unlocked at ((at)): ((url))",
+    ),
+    "77777777-7777-4777-8777-777777777777": (
+        "email",
+        "((officer)) used break-glass at ((home)) at ((at)): ((reason))",
+    ),
 }
+
 SMS = {
     "ring_unanswered": "11111111-1111-4111-8111-111111111111",
     "device_offline": "33333333-3333-4333-8333-333333333333",
@@ -54,6 +69,13 @@ EMAIL = {
     "ring_unanswered": "22222222-2222-4222-8222-222222222222",
     "device_offline": "44444444-4444-4444-8444-444444444444",
 }
+# All five kinds with templates (the two above plus these).
+ALL_SMS = {
+    **SMS,
+    "carer_non_arrival": "55555555-5555-4555-8555-555555555555",
+    "door_left_unlocked": "66666666-6666-4666-8666-666666666666",
+}
+ALL_EMAIL = {**EMAIL, "break_glass": "77777777-7777-4777-8777-777777777777"}
 UK_MOBILE = re.compile(r"^(\+44|0)7\d{9}$")
 
 
@@ -66,6 +88,7 @@ class Sent:
     reference: str | None
     body: str
     status: int
+    id: str = ""
 
 
 def _error(status: int, error: str, message: str) -> tuple[int, dict[str, Any]]:
@@ -79,6 +102,7 @@ class FakeNotify:
         self.requests: list[Sent] = []
         self.problems: list[str] = []
         self.script: dict[str, list[int]] = {}  # recipient -> statuses to answer first
+        self.statuses: dict[str, str] = {}  # notification id -> its delivery status
         self.cond = threading.Condition()
         fake = self
 
@@ -93,6 +117,15 @@ class FakeNotify:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_GET(self) -> None:
+                status, answer = fake.lookup(self.path, self.headers.get("Authorization", ""))
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -100,7 +133,26 @@ class FakeNotify:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def handle(self, path: str, auth: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+    def lookup(self, path: str, auth: str) -> tuple[int, dict[str, Any]]:
+        """GET /v2/notifications/{id}: the documented notification object (abridged)."""
+        if (problem := self.check_auth(auth)) is not None:
+            return problem
+        ident = path.rsplit("/", 1)[-1]
+        sent = next((r for r in self.requests if r.id == ident), None)
+        if not path.startswith("/v2/notifications/") or sent is None:
+            return _error(404, "NoResultFound", "No result found")
+        return 200, {
+            "id": ident,
+            "reference": sent.reference,
+            "type": sent.medium,
+            "status": self.statuses.get(ident, "sending"),
+            "template": {"id": sent.template, "version": 1, "uri": f"{self.url}/v2/template"},
+            "body": sent.body,
+            "created_at": "2026-11-25T10:00:00.000000Z",
+            "completed_at": None,
+        }
+
+    def check_auth(self, auth: str) -> tuple[int, dict[str, Any]] | None:
         scheme, _, token = auth.partition(" ")
         try:
             claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_iat": False})
@@ -110,6 +162,11 @@ class FakeNotify:
         except (jwt.PyJWTError, AssertionError, KeyError) as exc:
             self.problems.append(f"auth: {exc}")
             return _error(403, "AuthError", "Invalid token: API key not found")
+        return None
+
+    def handle(self, path: str, auth: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+        if (problem := self.check_auth(auth)) is not None:
+            return problem
         medium = path.rsplit("/", 1)[-1]
         if path not in ("/v2/notifications/sms", "/v2/notifications/email"):
             return _error(404, "NotFound", "Not found")
@@ -141,7 +198,7 @@ class FakeNotify:
                     else ("Exception", "Internal server error")
                 ),
             )[1]
-        text = ""
+        text, notification = "", ""
         if status == 201:
             text = re.sub(r"\(\((\w+)\)\)", lambda m: personalisation[m.group(1)], template[1])
             notification = str(uuid.uuid4())
@@ -176,6 +233,7 @@ class FakeNotify:
                     body.get("reference"),
                     text,
                     status,
+                    notification,
                 )
             )
             self.cond.notify_all()
@@ -224,13 +282,23 @@ def _home(db: Database) -> tuple[str, dict[str, str]]:
 
 
 def _worker(
-    db: Database, bus: NoticeBus, notify: FakeNotify, delays=(0.05, 0.1, 0.2)
+    db: Database,
+    bus: NoticeBus,
+    notify: FakeNotify,
+    delays=(0.05, 0.1, 0.2),
+    sms=SMS,
+    email=EMAIL,
+    public_url: str = "",
 ) -> NotifyWorker:
     channels = [
-        GovNotifyChannel(db, API_KEY, medium="sms", templates=SMS, base_url=notify.url),
-        GovNotifyChannel(db, API_KEY, medium="email", templates=EMAIL, base_url=notify.url),
+        GovNotifyChannel(
+            db, API_KEY, medium="sms", templates=sms, base_url=notify.url, public_url=public_url
+        ),
+        GovNotifyChannel(
+            db, API_KEY, medium="email", templates=email, base_url=notify.url, public_url=public_url
+        ),
     ]
-    return NotifyWorker(db, bus, channels, retry_delays_s=delays)
+    return NotifyWorker(db, bus, channels, retry_delays_s=delays, report_every_s=None)
 
 
 def test_unanswered_ring_and_offline_door_reach_family_and_telecare(
@@ -341,3 +409,124 @@ def test_settings_turn_on_only_the_channels_they_configure(
     finally:
         on.stop()
     assert {r.medium for r in notify.requests} == {"sms"}  # no email templates: no email
+
+
+def test_all_five_templates_are_personalised(database: Database, notify: FakeNotify) -> None:
+    home, people = _home(database)
+    bus = NoticeBus()
+    worker = _worker(
+        database, bus, notify, sms=ALL_SMS, email=ALL_EMAIL, public_url="https://door.example/"
+    )
+    worker.start()
+    try:
+        bus.post(
+            Notice(
+                "notify",
+                "",
+                {
+                    "to": [people["anna"]],
+                    "message_kind": "carer_non_arrival",
+                    "key": "visit:v1:late",
+                    "title": "Carer has not arrived",
+                    "body": "Carol was due at 09:00",
+                    "url": f"/homes/{home}/carers",
+                    "tag": "visit-v1",
+                    "safety": True,
+                    "extra": {"carer": "Carol", "agency": "Kind Care", "window": "09:00-09:30"},
+                },
+                home,
+            )
+        )
+        left = Notice("alert", "door-1", {"alert": "door_left_unlocked", "alert_id": 31}, home)
+        bus.post(left)
+        bus.post(
+            Notice(
+                "notify",
+                "",
+                {
+                    "to": [people["officer"]],
+                    "message_kind": "break_glass",
+                    "key": "bg:5",
+                    "title": "Break-glass used",
+                    "body": "An officer opened the door",
+                    "url": f"/homes/{home}/audit",
+                    "tag": "bg",
+                    "safety": True,
+                    "extra": {"officer": "Olu", "reason": "no answer, fall suspected"},
+                },
+                home,
+            )
+        )
+        assert notify.wait(lambda rs: len(rs) >= 4)
+        assert worker.wait_idle(10)
+    finally:
+        worker.stop()
+    assert notify.problems == []
+    at = f"{left.at.astimezone(ZoneInfo('Europe/London')):%H:%M}"
+    bg_at = next(r for r in notify.requests if r.reference == "bg:5").personalisation["at"]
+    assert notify.sent() == sorted(
+        [
+            (
+                "sms",
+                "07700900001",
+                "Carol of Kind Care was due at Margaret's home 09:00-09:30 and has not arrived",
+            ),
+            (
+                "sms",
+                "07700900001",
+                f"the door at Margaret's home left unlocked at {at}: https://door.example/homes/{home}",
+            ),
+            (
+                "sms",
+                "07700900002",
+                f"the door at Margaret's home left unlocked at {at}: https://door.example/homes/{home}",
+            ),
+            (
+                "email",
+                "telecare@council.example",
+                f"Olu used break-glass at Margaret's home at {bg_at}: no answer, fall suspected",
+            ),
+        ]
+    )
+
+
+def test_unknown_template_kind_is_a_config_error(database: Database) -> None:
+    with pytest.raises(NotifyConfigError, match="unknown kinds"):
+        GovNotifyChannel(database, API_KEY, medium="sms", templates={"ring": "x"})
+
+
+def test_delivery_receipts_come_from_notify(database: Database, notify: FakeNotify) -> None:
+    home, people = _home(database)
+    bus = NoticeBus()
+    worker = _worker(database, bus, notify)
+    worker.start()
+    try:
+        bus.post(Notice("alert", "door-1", {"alert": "device_offline", "alert_id": 41}, home))
+        assert notify.wait(lambda rs: len(rs) >= 4)
+        assert worker.wait_idle(10)
+        with database.read_session() as s:
+            assert set(states(s, "alert:41").values()) == {"sent"}
+        assert worker.poll_reports() == 0  # Notify still "sending" everything
+        by_to = {r.to: r.id for r in notify.requests}
+        notify.statuses[by_to["07700900001"]] = "delivered"  # anna's SMS
+        notify.statuses[by_to["07700900002"]] = "permanent-failure"  # ben's SMS
+        notify.statuses[by_to["telecare@council.example"]] = "temporary-failure"
+        assert worker.poll_reports() == 3
+        assert worker.poll_reports() == 0  # settled ones are not asked again
+    finally:
+        worker.stop()
+    with database.session() as s:
+        assert states(s, "alert:41") == {
+            people["anna"]: "delivered",  # her email is still "sent": the best one counts
+            people["ben"]: "failed",
+            people["officer"]: "failed",
+        }
+        rows = {(r.person_id, r.channel): r.status for r in deliveries(s, "alert:41")}
+        assert rows[(people["anna"], "govuk_email")] == "sent"
+        assert {r.last_error for r in failed_deliveries(s)} == {
+            "Notify: permanent-failure",
+            "Notify: temporary-failure",
+        }
+        mark_seen(s, "alert:41", people["ben"], utcnow())
+    with database.read_session() as s:
+        assert states(s, "alert:41")[people["ben"]] == "seen"

@@ -264,6 +264,7 @@ def test_a_ring_pushes_once_to_each_family_member(
         assert r.headers["urgency"] == "high"
         assert r.payload == {
             "v": 1,
+            "key": f"ring:{ring.event_id}",
             "kind": "ring",
             "title": "Someone is at the door - Margaret's home",
             "body": "Expected now: Carol (Kind Care)",

@@ -13,11 +13,13 @@ function hhmm(value, timeZone) {
   return String(value).includes("T") ? clock(value, timeZone).slice(0, 5) : String(value).slice(0, 5);
 }
 
-/** Render /expected items into a container. */
-export function renderExpected(node, expected, timeZone, outsideWindows = false) {
+/** Render /expected items into a container (ring: the ring card's wording). */
+export function renderExpected(node, expected, timeZone, outsideWindows = false, ring = false) {
   if (!expected || expected.length === 0) {
+    const none = ring ? "No one is expected now: this ring is outside every visit window."
+      : "No one is expected at the moment.";
     node.replaceChildren(el("p", { class: "expected-none", text: outsideWindows || expected
-      ? "No one is expected at the moment." : "Who is expected is not known." }));
+      ? none : "Who is expected is not known." }));
     return;
   }
   node.replaceChildren(el("p", { class: "expected-title", text: "Expected now:" }), el("ul", { class: "list" },
@@ -57,8 +59,11 @@ export class RingCard {
     img.hidden = true;
     img.removeAttribute("src");
     $("#ring-no-snapshot").hidden = this.snapshots;
-    renderExpected($("#expected"), notice.expected ?? expected, this.timeZone, Array.isArray(notice.expected));
+    ring.expected = notice.expected ?? expected;
+    renderExpected($("#expected"), ring.expected, this.timeZone, Array.isArray(notice.expected), true);
     $("#ring-card").hidden = false;
+    // notifications.js marks the ring's notification "seen" (issue 12).
+    document.dispatchEvent(new CustomEvent("doorstep:ring-shown", { detail: { event_id: notice.event_id } }));
     if (!this.snapshots) {
       this.mark(ring, false);
     } else if (notice.picture) {
@@ -69,6 +74,15 @@ export class RingCard {
       this.picture(ring, notice.snapshot_id);
     }
     return ring;
+  }
+
+  /** A carer checked in after the ring: show it next to the snapshot. */
+  onCheckIn(data) {
+    const ring = this.ring;
+    const item = ring && (ring.expected || []).find((v) => v.window_id === data.window_id);
+    if (!item) return;
+    item.checked_in_at = data.at;
+    renderExpected($("#expected"), ring.expected, this.timeZone, true, true);
   }
 
   /** A snapshot notice may bring the ring's picture after the ring itself. */
