@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from protocol.codec import MAX_JSON_BYTES
-from protocol.commands import MAX_COMMAND_LIFETIME_S, AnyCommand, RejectReason
+from protocol.commands import COMMAND_ADAPTER, MAX_COMMAND_LIFETIME_S, AnyCommand, RejectReason
 from protocol.errors import (
     MessageInvalid,
     SignatureInvalid,
@@ -75,7 +75,10 @@ class CommandGuard:
             )
             return Verdict(None, reason, str(exc))
         except TopicMismatch as exc:
-            return Verdict(None, RejectReason.WRONG_DEVICE, str(exc))
+            # Signed and well-formed, only addressed elsewhere: the id is readable, so the
+            # ack names it (the protocol keeps command_id null for unreadable commands).
+            other = COMMAND_ADAPTER.validate_json(envelope.payload, strict=True)
+            return Verdict(None, RejectReason.WRONG_DEVICE, str(exc), other.id, other.action)
         except UnsupportedVersion as exc:
             return Verdict(None, RejectReason.UNSUPPORTED, str(exc))
         except MessageInvalid as exc:

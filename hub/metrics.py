@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from protocol.base import utcnow
 
-from .exports import queries as q
+from .storage import reports as q
 from .storage.database import Database
 from .storage.models_commands import AlertKind, CommandStatus
 from .storage.models_registry import DeviceHealth

@@ -78,10 +78,10 @@ def read_acks(
 
 
 def match_ack(probe: Probe, readings: list[AckReading]) -> AckReading | None:
-    for r in readings:
-        if r.command_id == probe.command_id or (r.command_id is None and probe.null_id_ok):
-            return r
-    return None
+    """The ack naming the probe; else one naming no command (judged in ``acknowledgement``)."""
+    named = [r for r in readings if r.command_id == probe.command_id]
+    nameless = [r for r in readings if r.command_id is None]
+    return (named or nameless or [None])[0]
 
 
 def acknowledgement(probe: Probe, reading: AckReading | None, timeout: float) -> CheckResult:
@@ -97,6 +97,13 @@ def acknowledgement(probe: Probe, reading: AckReading | None, timeout: float) ->
     if reading.ack is None:
         return _result(probe.name, Status.FAIL, f"{probe.description}: {reading.error}")
     ack = reading.ack
+    if ack.command_id is None and not probe.null_id_ok:
+        return _result(
+            probe.name,
+            Status.FAIL,
+            f"{probe.description}: answered with command_id null, but its id "
+            f"{probe.command_id} was readable: null is only for unreadable commands",
+        )
     said = ack.outcome.value + (f" ({ack.reason.value})" if ack.reason else "")
     if probe.must_execute:
         if ack.outcome is AckOutcome.EXECUTED:

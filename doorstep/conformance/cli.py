@@ -46,6 +46,16 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="cut the device off by taking over its client id, to see its last will",
     )
+    p.add_argument("--broker-stop-cmd", metavar="CMD",
+                   help="shell command that stops the device's broker (outbox restart check; "
+                   "the broker must have no hub on it: the kit plays the hub)")  # fmt: skip
+    p.add_argument("--broker-start-cmd", metavar="CMD",
+                   help="shell command that starts it again on the same port")  # fmt: skip
+    p.add_argument("--event-cmd", metavar="CMD",
+                   help="shell command that makes the device produce an event "
+                   "(e.g. presses the bell); run while the broker is down")  # fmt: skip
+    p.add_argument("--outage", type=float, default=3.0, metavar="S",
+                   help="seconds the broker stays down (default 3)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=_handle)
 

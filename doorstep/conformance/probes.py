@@ -185,10 +185,9 @@ class CommandSigner:
             "command.wrong_device",
             f"a command for {OTHER_DEVICE} sent on this device's topic",
             self._command(device=OTHER_DEVICE),
+            # Signed and readable, only misaddressed: the ack must name its id (the
+            # protocol keeps command_id null for commands too malformed to read one).
             expect=(RejectReason.WRONG_DEVICE,),
-            # The reference agent answers before reading the id (it was not addressed to
-            # it); the spec asks for the id when readable, so null is tolerated here.
-            null_id_ok=True,
         )
 
     def forged_signature(self) -> Probe:

@@ -2,7 +2,8 @@
 
 The kit is a black-box tester: it speaks only the protocol (``protocol/``) over the
 broker, as a hub would, and never looks inside the device. It never publishes
-``sync`` or anything retained, so a running hub is not disturbed.
+``sync`` or anything retained, so a running hub is not disturbed, except in the broker
+restart mode (``outage``), which must run on a broker with no hub.
 
     >>> options = KitOptions(BrokerTarget("hub.local", 8883, tls), "door-1a2b3c",
     ...                      hub_key, device_public_key)              # doctest: +SKIP
@@ -20,7 +21,7 @@ from protocol.device import Telemetry
 from protocol.errors import ProtocolError
 from protocol.ids import check_device_id
 
-from . import acks, checks, disruptive
+from . import acks, checks, disruptive, outage
 from .probes import CommandSigner, DeviceClock
 from .report import Report
 from .session import KitOptions, Session
@@ -35,7 +36,7 @@ ORDER = (
     "command.forged_signature", "command.unknown_key", "command.valid", "command.replay",
     "command.duplicate_id", "command.stale_counter", "command.expired", "command.stale_boot",
     "command.wrong_device", "command.valid_again", "command.refusals_inert", "acks.signed",
-    "command.unlock",
+    "command.unlock", "outbox.broker_restart", "outbox.sync",
 )  # fmt: skip
 
 
@@ -62,6 +63,7 @@ def run(options: KitOptions) -> Report:
         # re-send its whole unconfirmed outbox, which would muddle the order.
         before_will = traffic.snapshot()
         disruptive.last_will(session, signer.clock.boot_id if signer else None)
+        outage.broker_restart(session, options.broker_control, options.event_source)
         everything = traffic.snapshot()
         session.put(checks.event_schema(everything))
         session.put(checks.sequence(before_will))

@@ -7,7 +7,9 @@ probe is sent and its acknowledgement awaited.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -34,6 +36,16 @@ class KitOptions:
     allow_unlock: bool = False
     provoke_will: bool = False
     will_timeout_s: float = 15.0
+    # Outbox across a broker restart (``outage``): both set, or the check is NOT CHECKED.
+    broker_control: Any = None  # an ``outage.BrokerControl``: stop() and start()
+    event_source: Callable[[], object] | None = None  # makes the device produce an event
+    outage_s: float = 3.0  # how long the broker stays down after the events
+    outage_events: int = 3  # events provoked while the broker is down
+    restart_timeout_s: float = 30.0  # for the device (and the kit) to come back
+
+    @property
+    def restarts_broker(self) -> bool:
+        return self.broker_control is not None and self.event_source is not None
 
 
 @dataclass
@@ -66,10 +78,8 @@ class Session:
             # Cheap while waiting: the claimed id only, signatures are checked after.
             return any(
                 m.kind == "cmd/ack"
-                and (
-                    acks.claimed_command_id(m) == probe.command_id
-                    or (probe.null_id_ok and acks.claimed_command_id(m) is None)
-                )
+                # a nameless ack too: judged (and failed, if the id was readable) at once
+                and acks.claimed_command_id(m) in (probe.command_id, None)
                 for m in seen[start:]
             )
 

@@ -16,6 +16,7 @@ from protocol.mqtt import TlsFiles
 from protocol.signing import load_private_key, load_public_key
 
 from .errors import ConformanceSetupError
+from .outage import ShellCommands
 from .session import KitOptions
 from .traffic import BrokerTarget
 
@@ -36,10 +37,29 @@ def _pick(given: Path | None, default: Path | None, what: str) -> Path | None:
     return path
 
 
+def _restart_commands(args: argparse.Namespace) -> ShellCommands | None:
+    given = {
+        "--broker-stop-cmd": getattr(args, "broker_stop_cmd", None),
+        "--broker-start-cmd": getattr(args, "broker_start_cmd", None),
+        "--event-cmd": getattr(args, "event_cmd", None),
+    }
+    if not any(given.values()):
+        return None
+    missing = [flag for flag, value in given.items() if not value]
+    if missing:
+        raise ConformanceSetupError(
+            f"the broker restart check needs all three of {', '.join(given)}; "
+            f"missing: {', '.join(missing)}"
+        )
+    stop, start, event = given.values()
+    return ShellCommands(stop_cmd=str(stop), start_cmd=str(start), event_cmd=str(event))
+
+
 def kit_options(args: argparse.Namespace) -> KitOptions:
     """Validate the arguments; every missing or unreadable file is named."""
     host, port = parse_broker(args.broker)
     check_device_id(args.device)
+    restart = _restart_commands(args)
     layout = DeploymentLayout(args.deployment) if args.deployment else None
     service = layout.service_dir(HUB_IDENTITY) if layout else None
     ca = _pick(args.ca, layout.ca_cert if layout else None, "CA certificate")
@@ -68,6 +88,9 @@ def kit_options(args: argparse.Namespace) -> KitOptions:
     except KeyFileError as exc:
         raise ConformanceSetupError(str(exc)) from None
     return KitOptions(
+        broker_control=restart,
+        event_source=restart.event if restart else None,
+        outage_s=getattr(args, "outage", 3.0),
         target=BrokerTarget(host, port, tls),
         device_id=args.device,
         hub_key=signing,

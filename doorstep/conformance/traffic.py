@@ -136,17 +136,37 @@ class Traffic:
         self.stop()
 
     def start(self) -> None:
+        self._client.reconnect_delay_set(1, 2)  # back soon after a broker restart
         _connect(self._client, self.target, self.timeout)
         self._client.on_message = self._on_message
         self._client.on_subscribe = lambda *_a: self._subscribed.set()
+        self._client.on_connect = self._on_reconnect
         self._client.subscribe(f"{PREFIX}/{self.device_id}/#", qos=1)
         if not self._subscribed.wait(self.timeout):
             self.stop()
             raise ConformanceSetupError(f"the broker at {self.target} did not answer SUBSCRIBE")
 
+    def _on_reconnect(self, client: paho.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if not reason.is_failure and not flags.session_present:
+            client.subscribe(f"{PREFIX}/{self.device_id}/#", qos=1)
+
     def stop(self) -> None:
         self._client.disconnect()
         self._client.loop_stop()
+
+    def pause(self) -> None:
+        """Leave the broker (the kit is about to stop it); what was seen is kept."""
+        self.stop()
+
+    def resume(self) -> None:
+        """Back on the (restarted) broker as a new client, subscribed when this returns.
+
+        A new client at once rather than paho's reconnect after its back-off: the kit
+        must listen again before the device is back (brokers need not keep a session).
+        """
+        self._subscribed.clear()
+        self._client = _client(self.target, f"conformance-{uuid.uuid4().hex[:12]}")
+        self.start()
 
     def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
         try:

@@ -22,14 +22,21 @@ from sqlalchemy.orm import Session
 
 from ..audit.actions import AuditAction, RefKind, device_ref, split_ref
 from ..audit.chain import format_time
-from ..audit.export import DCM, ENTITY_TYPE, REF_SYSTEM, SOURCE_TYPE
+from ..audit.export import (
+    ACTION_SYSTEM,
+    DCM,
+    ENTITY_TYPE,
+    chain_entity,
+    fhir_audit_event,
+    fhir_coding,
+    fhir_identifier,
+)
 from ..errors import HubError
 from ..storage.audit_rows import AuditRow
 from ..storage.models_commands import Command
-from .queries import audit_rows_between, commands_by_id, devices_in, roles_in_homes
+from ..storage.reports import audit_rows_between, commands_by_id, devices_in, roles_in_homes
 
 A = AuditAction
-ACTION_SYSTEM = "urn:doorstep:audit-action"
 ROLE_SYSTEM = "urn:doorstep:role"
 SECURITY_ROLE = "http://terminology.hl7.org/CodeSystem/extra-security-role-type"
 
@@ -48,8 +55,6 @@ UNLOCK_ACTIONS = frozenset(
 _TYPE = ("110113", "Security Alert")
 _SUBTYPE = {A.BREAK_GLASS: ("110127", "Emergency Override Started")}
 _DEFAULT_SUBTYPE = ("110132", "Use of Restricted Function")
-# FHIR R4 outcome: 0 success, 4 minor failure, 8 serious failure.
-_OUTCOME_OF_REJECTION = {"rejected": "4", "failed": "8", "not_sent": "8"}
 _PERSON_TYPE = {
     "family_owner": "RelatedPerson",
     "family_member": "RelatedPerson",
@@ -61,17 +66,6 @@ _PERSON_TYPE = {
 
 class FhirExportError(HubError):
     """A resource we built does not validate as FHIR R4: a bug to report, not bad input."""
-
-
-def fhir_coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
-    out = {"system": system, "code": code}
-    if display:
-        out["display"] = display
-    return out
-
-
-def fhir_identifier(kind: str, value: str) -> dict[str, str]:
-    return {"system": f"{REF_SYSTEM}{kind}", "value": value}
 
 
 def _person_agent(person: str, roles: set[str], *, requestor: bool) -> dict[str, Any]:
@@ -120,20 +114,6 @@ def _agents(row: AuditRow, command: Command | None, roles: RoleLookup) -> list[d
     return agents
 
 
-def _outcome(row: AuditRow) -> tuple[str, str | None]:
-    action = AuditAction(row.action)
-    details = row.details
-    if action is A.COMMAND_REJECTED:
-        outcome = str(details.get("outcome") or "rejected")
-        why = details.get("reason") or details.get("detail") or outcome
-        return _OUTCOME_OF_REJECTION.get(outcome, "4"), f"the door answered {outcome}: {why}"
-    if action is A.COMMAND_TIMED_OUT:
-        return "4", "no acknowledgement in time: the door may or may not have opened"
-    if action is A.COMMAND_ACKNOWLEDGED:
-        return "0", f"the door confirmed (signed): lock {details.get('lock', 'unknown')}"
-    return "0", None
-
-
 def _command_entity(row: AuditRow, command_id: str, command: Command | None) -> dict[str, Any]:
     detail: list[dict[str, str]] = []
     if command is not None:
@@ -151,18 +131,6 @@ def _command_entity(row: AuditRow, command_id: str, command: Command | None) -> 
     if detail:
         entity["detail"] = detail
     return entity
-
-
-def _chain_entity(row: AuditRow) -> dict[str, Any]:
-    return {
-        "what": {"identifier": fhir_identifier("audit-entry", str(row.seq))},
-        "type": fhir_coding(ENTITY_TYPE, "2", "System Object"),
-        "detail": [
-            {"type": "seq", "valueString": str(row.seq)},
-            {"type": "prev_hash", "valueString": row.prev_hash},
-            {"type": "hash", "valueString": row.hash},
-        ],
-    }
 
 
 class RoleLookup:
@@ -183,12 +151,16 @@ def unlock_audit_event(
     *,
     site: str = "doorstep-hub",
 ) -> dict[str, Any]:
-    """One unlock step (requested, sent, acknowledged, rejected, timed out) as an AuditEvent."""
+    """One unlock step (requested, sent, acknowledged, rejected, timed out) as an AuditEvent.
+
+    The audit log's own mapping (``fhir_audit_event``: id, time, outcome, chain) with
+    what only this export knows: the unlock codes, the door as a ``Device``, the command
+    and its signed answer, and the asking person's roles in the home.
+    """
     action = AuditAction(row.action)
     subtype = _SUBTYPE.get(action, _DEFAULT_SUBTYPE)
     if row.details.get("break_glass"):  # an unlock inside an officer's break-glass box
         subtype = _SUBTYPE[A.BREAK_GLASS]
-    outcome, outcome_desc = _outcome(row)
     entities: list[dict[str, Any]] = []
     for subject in row.subjects:
         kind, ident = split_ref(subject)
@@ -208,25 +180,13 @@ def unlock_audit_event(
                     "type": fhir_coding(ENTITY_TYPE, "4", "Other"),
                 }
             )
-    entities.append(_chain_entity(row))
-    event: dict[str, Any] = {
-        "resourceType": "AuditEvent",
-        "id": f"unlock-{row.seq}",
-        "type": fhir_coding(DCM, *_TYPE),
-        "subtype": [fhir_coding(DCM, *subtype), fhir_coding(ACTION_SYSTEM, action.value)],
-        "action": "E",
-        "recorded": format_time(row.at),
-        "outcome": outcome,
-        "agent": _agents(row, command, roles),
-        "source": {
-            "site": site,
-            "observer": {"display": site},
-            "type": [fhir_coding(SOURCE_TYPE, "4", "Application Server")],
-        },
-        "entity": entities,
-    }
-    if outcome_desc:
-        event["outcomeDesc"] = outcome_desc
+    entities.append(chain_entity(row))
+    event = fhir_audit_event(row, site=site)
+    event["type"] = fhir_coding(DCM, *_TYPE)
+    event["subtype"] = [fhir_coding(DCM, *subtype), fhir_coding(ACTION_SYSTEM, action.value)]
+    event["action"] = "E"
+    event["agent"] = _agents(row, command, roles)
+    event["entity"] = entities
     reason = row.details.get("reason") if action is A.UNLOCK_REQUESTED else None
     if reason:  # why, as the person typed it (free text)
         event["purposeOfEvent"] = [{"text": str(reason)}]

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..storage.models_registry import Device, DeviceHealth
+from ..storage.reports import devices_in
 from .fhir import fhir_coding, fhir_identifier
-from .queries import devices_in
 
 DEVICE_TYPE_SYSTEM = "urn:doorstep:device-type"
 STATUS_REASON = "http://terminology.hl7.org/CodeSystem/device-status-reason"

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from ..audit.actions import AuditAction, RefKind, split_ref
 from ..errors import InvalidValue
 from ..storage.models_registry import Home
-from .queries import (
+from ..storage.reports import (
     audit_rows_between,
     devices_in,
     events_of_kinds,

@@ -29,11 +29,13 @@ from protocol import (
     CommandAck,
     DeviceState,
     DeviceStatus,
+    DoorbellRang,
     DoorState,
     LockState,
     RejectReason,
     Snapshot,
     SnapshotMeta,
+    Sync,
     TopicKind,
     encode,
     encode_signed,
@@ -44,6 +46,7 @@ from protocol import (
     utcnow,
 )
 from protocol.codec import WireMessage
+from protocol.commands import COMMAND_ADAPTER
 from protocol.errors import MessageInvalid, SignatureInvalid, TopicMismatch
 from protocol.examples import EXAMPLE_JPEG
 from protocol.mqtt import to_paho_properties
@@ -58,6 +61,12 @@ class Faults:
     unsigned_acks: bool = False  # acks as bare JSON, not in a signed envelope
     oversized_snapshot: bool = False  # a JPEG over the 1 MiB limit
     no_will: bool = False  # no last will registered
+    null_wrong_device_id: bool = False  # a misaddressed command answered with command_id null
+    drop_offline: bool = False  # events made while disconnected are never sent (seq gap)
+
+
+def _readable(payload: bytes) -> Any:
+    return COMMAND_ADAPTER.validate_json(SignedEnvelope.model_validate_json(payload).payload)
 
 
 def _oversized_jpeg() -> bytes:
@@ -78,6 +87,10 @@ class FakeDevice:
         self.seq = 0
         self.counter = 0
         self.seen_ids: set[str] = set()
+        # The outbox: (seq, message) until a sync confirms it; sent again on every connect.
+        self.outbox: list[tuple[int, WireMessage]] = []
+        self._out_lock = threading.Lock()
+        self.online = False
         self._jobs: queue.Queue[bytes | None] = queue.Queue()
         self._worker = threading.Thread(target=self._work, daemon=True)
         self._connected = threading.Event()
@@ -89,7 +102,8 @@ class FakeDevice:
         )
         self.client.reconnect_delay_set(0.2, 0.5)  # type: ignore[arg-type]
         self.client.on_connect = self._on_connect
-        self.client.on_message = lambda _c, _u, msg: self._jobs.put(bytes(msg.payload))
+        self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
         if not self.faults.no_will:
             will = encode(self._status(online=False))
             props = to_paho_properties(will.properties, PacketTypes.WILLMESSAGE)
@@ -122,9 +136,48 @@ class FakeDevice:
         if reason.is_failure:
             return
         client.subscribe(device_filter(TopicKind.COMMAND, self.device_id), qos=1)
+        client.subscribe(topic_for(TopicKind.SYNC, self.device_id), qos=1)
         self._publish(encode(self._status(online=True)))
         self._publish(encode(self._state()))
+        with self._out_lock:
+            self.online = True
+            for _seq, wire in self.outbox:
+                self._publish(wire)
         self._connected.set()
+
+    def _on_disconnect(self, *_a: Any) -> None:
+        with self._out_lock:
+            self.online = False
+
+    def _on_message(self, _c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        if msg.topic.endswith("/sync"):
+            stored = Sync.model_validate_json(msg.payload).stored_through
+            with self._out_lock:
+                self.outbox = [(seq, w) for seq, w in self.outbox if seq > stored]
+            return
+        self._jobs.put(bytes(msg.payload))
+
+    def _send(self, seq: int, wire: WireMessage) -> None:
+        """Keep it until a sync confirms it; publish now if connected."""
+        with self._out_lock:
+            if not self.online and self.faults.drop_offline:
+                return  # the fault: the seq is spent, the event is gone
+            self.outbox.append((seq, wire))
+            if self.online:
+                self._publish(wire)
+
+    def ring(self) -> None:
+        """Someone presses the bell: a ring event through the outbox."""
+        seq = self._next_seq()
+        event = DoorbellRang(
+            device=self.device_id,
+            id=new_message_id(),
+            seq=seq,
+            boot_id=self.boot_id,
+            at=utcnow(),
+            monotonic_ms=self.monotonic_ms(),
+        )
+        self._send(seq, encode(event))
 
     def _publish(self, wire: WireMessage) -> None:
         self.client.publish(
@@ -157,10 +210,11 @@ class FakeDevice:
 
     def _snapshot(self, command_id: str) -> None:
         jpeg = _oversized_jpeg() if self.faults.oversized_snapshot else EXAMPLE_JPEG
+        seq = self._next_seq()
         meta = SnapshotMeta(
             device=self.device_id,
             id=new_message_id(),
-            seq=self._next_seq(),
+            seq=seq,
             boot_id=self.boot_id,
             at=utcnow(),
             monotonic_ms=self.monotonic_ms(),
@@ -171,7 +225,7 @@ class FakeDevice:
             size_bytes=len(jpeg),
             sha256=hashlib.sha256(jpeg).hexdigest(),
         )
-        self._publish(encode(Snapshot(meta=meta, jpeg=jpeg)))
+        self._send(seq, encode(Snapshot(meta=meta, jpeg=jpeg)))
 
     def _ack(self, command: Any, reason: RejectReason | None, detail: str = "") -> None:
         ack = CommandAck(
@@ -208,7 +262,9 @@ class FakeDevice:
             self._ack(None, RejectReason.UNKNOWN_KEY if pinned else RejectReason.BAD_SIGNATURE)
             return
         except TopicMismatch:
-            self._ack(None, RejectReason.WRONG_DEVICE)
+            # signed and readable: name it (unless the fault says otherwise)
+            other = None if self.faults.null_wrong_device_id else _readable(payload)
+            self._ack(other, RejectReason.WRONG_DEVICE)
             return
         except (MessageInvalid, ValidationError):
             self._ack(None, RejectReason.MALFORMED)

@@ -105,8 +105,11 @@ def test_modified_command_is_refused(rig):
 
 
 def test_command_for_another_device_is_refused(rig):
-    rig.send(rig.command(device=new_device_id()), device=rig.device_id)
+    command = rig.command(device=new_device_id())
+    rig.send(command, device=rig.device_id)
     _expect_rejection(rig, RejectReason.WRONG_DEVICE)
+    # signed and readable, only misaddressed: the ack names it (null is for unreadable ids)
+    assert rig.acks()[0].command_id == command.id
 
 
 def test_malformed_command_is_answered(rig):

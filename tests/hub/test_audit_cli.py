@@ -109,3 +109,20 @@ def test_errors_exit_2_with_a_reason(hub_dir: Path, capsys) -> None:
     assert run("hub", "migrate") == 0
     assert run("audit", "verify", "--checkpoints", str(hub_dir / "missing.json")) == 2
     assert "cannot read checkpoint file" in capsys.readouterr().err
+
+
+def test_fhir_export_of_every_action_validates(hub_dir: Path) -> None:
+    """``audit export --format fhir`` never stops at an action newer than its table."""
+    from fhir.resources.R4B.auditevent import AuditEvent
+
+    assert run("hub", "migrate") == 0
+    db = Database(f"sqlite:///{hub_dir / 'hub.sqlite3'}")
+    with db.session() as s:
+        append_many(s, [NewEntry(a, "service:hub", T0) for a in AuditAction])
+    db.dispose()
+    out = hub_dir / "every.ndjson"
+    assert run("audit", "export", "--format", "fhir", "--out", str(out)) == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [e["subtype"][-1]["code"] for e in lines] == [a.value for a in AuditAction]
+    for line in lines:
+        AuditEvent.model_validate(line)

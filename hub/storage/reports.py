@@ -1,7 +1,8 @@
 """Read-only queries the exports, reports and metrics need (no writes, ever).
 
-Kept beside the exports rather than in ``hub.storage`` so this work stays in its own
-package; every function takes a ``Session`` and returns plain values or rows.
+Here in ``hub.storage`` because only storage writes SQL; ``hub.exports`` and
+``hub.metrics`` turn what these return into FHIR, CSV/JSON and Prometheus text.
+Every function takes a ``Session`` and returns plain values or rows.
 
     rings = ring_events(s, device_ids, since, until)
     unlocks = unlock_commands(s, device_ids, since, until)
@@ -15,11 +16,11 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..storage.audit_rows import AuditRow, row_of
-from ..storage.models_audit import AuditEntryRow, AuditHead
-from ..storage.models_commands import Alert, AlertKind, AlertStatus, Command
-from ..storage.models_events import Event, IngestCounter
-from ..storage.models_registry import Device, Membership
+from .audit_rows import AuditRow, row_of
+from .models_audit import AuditEntryRow, AuditHead
+from .models_commands import Alert, AlertKind, AlertStatus, Command
+from .models_events import Event, IngestCounter
+from .models_registry import Device, Membership
 
 UNLOCK = "unlock"
 
@@ -187,7 +188,7 @@ def audit_head_seq(session: Session) -> int:
 
 def delivery_status_counts(session: Session) -> dict[tuple[str, str], int]:
     """(channel, status) -> notification deliveries; empty if that table is absent."""
-    from ..storage.models_notify import DeliveryRow
+    from .models_notify import DeliveryRow
 
     stmt = select(DeliveryRow.channel, DeliveryRow.status, func.count()).group_by(
         DeliveryRow.channel, DeliveryRow.status
