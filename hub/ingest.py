@@ -43,6 +43,7 @@ from .storage.database import Database
 from .storage.devices import is_active_device
 from .storage.events import stored_through
 from .storage.snapshot_files import SnapshotFiles
+from .webhooks.outbox import capture_events
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,12 @@ class Ingest:
 
     def _enqueue(self, topic: str, payload: bytes, props: WireProperties) -> None:
         self._queue.put(Received(topic, payload, props, utcnow()))
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """(messages received and not yet stored, when the oldest still queued arrived)."""
+        with self._queue.mutex:  # a peek at the head only: cheap even with a long queue
+            head = next((i for i in self._queue.queue if i is not None), None)
+        return self._queue.unfinished_tasks, head.at if head is not None else None
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """For tests and benchmarks: True once everything received so far is stored."""
@@ -265,6 +272,7 @@ class Ingest:
                 self._one(session, ctx, item, decoded)
             if events:
                 self._events(session, ctx, events)
+                capture_events(session, [e for _, e in events])  # issue 10: webhook outbox
             return ctx
 
     def _catch_up(self) -> None:

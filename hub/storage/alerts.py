@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidTransition, InvalidValue, UnknownAlert
+from ..webhooks.outbox import capture_alert  # issue 10: webhook outbox, same transaction
 from ._dialect import upsert_insert
 from .models_commands import Alert, AlertKind, AlertStatus
 
@@ -66,7 +67,9 @@ def raise_alert(
     )
     new_id = session.execute(stmt).scalar_one_or_none()
     if new_id is not None:
-        return _get(session, new_id), True
+        alert = _get(session, new_id)
+        capture_alert(session, alert, "raised")
+        return alert, True
     session.execute(
         update(Alert)
         .where(Alert.scope == scope, Alert.kind == kind, Alert.resolved_at.is_(None))
@@ -97,14 +100,17 @@ def acknowledge_alert(session: Session, alert_id: int, *, by: str, at: datetime)
 
 def resolve_alert(session: Session, alert_id: int, *, at: datetime, by: str | None) -> Alert:
     """Close it (``by=None``: the condition cleared by itself). Resolving twice is a no-op."""
-    _get(session, alert_id)
+    was_open = _get(session, alert_id).resolved_at is None
     session.execute(
         update(Alert)
         .where(Alert.id == alert_id, Alert.resolved_at.is_(None))
         .values(status=AlertStatus.RESOLVED, resolved_at=at, resolved_by=by)
         .execution_options(synchronize_session=False)
     )
-    return _get(session, alert_id)
+    alert = _get(session, alert_id)
+    if was_open:
+        capture_alert(session, alert, "resolved")
+    return alert
 
 
 def resolve_open_alert(
