@@ -11,7 +11,7 @@ lies within its start - tolerance .. end + tolerance on a day the window applies
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -40,7 +40,10 @@ class Occurrence:
     tolerance: timedelta
 
     def matches(self, at: datetime) -> bool:
-        return self.start - self.tolerance <= at <= self.end + self.tolerance
+        # In UTC: wall-clock arithmetic on an aware time would be an hour off across a
+        # daylight-saving change inside the tolerance.
+        start, end = self.start.astimezone(UTC), self.end.astimezone(UTC)
+        return start - self.tolerance <= at <= end + self.tolerance
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +71,13 @@ def occurrence_at(window: VisitWindow, tz: ZoneInfo, at: datetime) -> Occurrence
     local = at.astimezone(tz).date()
     # Yesterday's visit may run past midnight; tomorrow's early one may start within tolerance.
     for day in (local - timedelta(days=1), local, local + timedelta(days=1)):
-        occurrence = _occurrence_on(window, tz, day)
+        occurrence = occurrence_on(window, tz, day)
         if occurrence is not None and occurrence.matches(at):
             return occurrence
     return None
 
 
-def _occurrence_on(window: VisitWindow, tz: ZoneInfo, day: date) -> Occurrence | None:
+def occurrence_on(window: VisitWindow, tz: ZoneInfo, day: date) -> Occurrence | None:
     if window.on_date is not None and window.on_date != day:
         return None
     if window.weekday is not None and window.weekday != day.weekday():

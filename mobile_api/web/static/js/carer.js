@@ -5,6 +5,13 @@ import { $, chrome, clearErrors, el, fail, notify, ready, registerServiceWorker 
 
 const DAYS = ["Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays"];
 
+// What the home's policy did with the check-in (the door's own state is on the door).
+const THEN = {
+  approval_requested: "The family has been asked to let you in.",
+  auto_unlock: "The door is being unlocked for you.",
+  auto_unlock_failed: "The door could not be unlocked for you: please ring the bell.",
+};
+
 function whenText(v) {
   const day = v.date ? v.date : DAYS[v.weekday] ?? "";
   return `${day}, ${String(v.start).slice(0, 5)}–${String(v.end).slice(0, 5)}`;
@@ -21,7 +28,7 @@ async function checkIn(visit, button, status) {
     const answer = await api(`/api/visits/${encodeURIComponent(visit.window_id)}/check-in`, { method: "POST" });
     status.textContent = checkedIn(answer.checked_in_at);
     button.hidden = true;
-    notify(`The family of ${visit.home_name} now knows you are at the door.`);
+    notify(THEN[answer.then] ?? `The family of ${visit.home_name} now knows you are at the door.`);
   } catch (error) {
     button.disabled = false;
     fail(error);

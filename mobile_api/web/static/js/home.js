@@ -4,6 +4,7 @@
 import { api, ApiError, homeOf, me, rightsIn, toLogin } from "./api.js";
 import { DoorPanel } from "./doorstate.js";
 import { now } from "./marks.js";
+import { Approvals } from "./approvals.js";
 import { RingCard, renderExpected } from "./ring.js";
 import { Unlocker } from "./unlock.js";
 import { $, chrome, clock, fail, homeFromPath, ready, registerServiceWorker } from "./ui.js";
@@ -37,6 +38,8 @@ async function main() {
   const card = new RingCard({ timeZone, snapshots: rights.has("view_snapshots") });
   const unlocker = new Unlocker(() => panel.door(), () => (card.ring ? "answered a ring" : "unlocked from the app"));
   const live = { device: null };
+  // Carers waiting for the family's one-tap approval (only people who may unlock).
+  const approvals = rights.has("unlock") ? new Approvals(home, unlocker, timeZone) : null;
   let expected = null;
 
   const canUnlock = rights.has("unlock");
@@ -75,7 +78,11 @@ async function main() {
       }
     },
     command: (data) => unlocker.onNotice("command", data),
-    check_in: () => loadExpected(rights).then(showExpected).catch(() => {}),
+    check_in: (data) => {
+      card.onCheckIn(data);
+      if (approvals) approvals.load().catch(() => {});
+      loadExpected(rights).then(showExpected).catch(() => {});
+    },
   };
   for (const kind of ["state", "lock", "door", "presence"]) {
     handlers[kind] = (data) => {
@@ -91,6 +98,7 @@ async function main() {
   ]);
   panel.load(doors);
   showExpected(answer);
+  if (approvals) await approvals.load().catch(() => {});
 }
 
 /** The live stream; body[data-stream] says "open" once notices can arrive. */

@@ -30,9 +30,11 @@ export class Unlocker {
     $("#unlock-cancel").addEventListener("click", () => this.dialog.close());
   }
 
-  open() {
+  /** approval: a carer's check-in to approve (same code, same command path). */
+  open({ approval = null } = {}) {
     const door = this.currentDoor();
     if (!door) return;
+    this.approval = approval;
     $("#unlock-door-name").textContent = door.name || "the door";
     this.fieldError("");
     $("#step-up-code").value = "";
@@ -66,9 +68,14 @@ export class Unlocker {
     $("#unlock-confirm").disabled = true;
     try {
       // The fresh code travels with the unlock: one round trip steps up and unlocks.
-      const answer = await api(`/api/doors/${encodeURIComponent(door.device)}/unlock`, {
-        method: "POST", body: { reason: this.reason(), totp: code }, redirect: false,
-      });
+      const answer = this.approval
+        ? await api(`/api/check-in-approvals/${encodeURIComponent(this.approval)}/approve`, {
+          method: "POST", body: { totp: code }, redirect: false,
+        })
+        : await api(`/api/doors/${encodeURIComponent(door.device)}/unlock`, {
+          method: "POST", body: { reason: this.reason(), totp: code }, redirect: false,
+        });
+      if (this.approval) document.dispatchEvent(new CustomEvent("doorstep:approved"));
       this.dialog.close();
       this.track(answer.command_id, door.device, clickedAt);
     } catch (error) {
