@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from hardware.interfaces import Hardware, IndicatorPattern
 from protocol.audit import AuditCheckpoint
 from protocol.codec import WireProperties, decode, encode, encode_signed
-from protocol.commands import AckOutcome, AnyCommand, RejectReason
+from protocol.commands import AckOutcome, AnyCommand, CueKind, RejectReason
 from protocol.device import LockState
 from protocol.errors import ProtocolError
 from protocol.events import (
@@ -45,6 +45,7 @@ from protocol.topics import TopicKind, device_filter
 
 from .clock import AgentClock
 from .command_guard import CommandGuard, Verdict
+from .cue import IndoorCues
 from .frames import FrameBuffer, Still
 from .live_view import LiveView
 from .lock_service import LockService
@@ -106,6 +107,9 @@ class EdgeAgent:
             else None
         )
         self.telemetry = TelemetryReporter(self, interval_s=o.heartbeat_s)
+        self.cues = IndoorCues(
+            hardware.indicator, o.announce_command, timeout_s=o.announce_timeout_s
+        )
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._work, name="edge-worker", daemon=True)
         self._last_ring = -1e9
@@ -155,6 +159,7 @@ class EdgeAgent:
         if self.frames is not None:
             self.frames.stop()
         self.hw.doorbell.on_press(None)
+        self.cues.close()
         self.lock.close()
 
     def _connected(self) -> None:
@@ -375,6 +380,8 @@ class EdgeAgent:
         outcome = self.lock.unlock(command.id, getattr(command, "hold_s", None))
         if outcome.ok:
             self._ack(command.id, command.action, AckOutcome.EXECUTED)
+            # Tell the person inside; the lock service already shows the pattern.
+            self.cues.give(CueKind.FAMILY_UNLOCKED, pattern=False)
         else:
             self._ack(
                 command.id,
@@ -447,4 +454,8 @@ class EdgeAgent:
         if self.frames is not None:
             self.frames.pause(privacy)
         self._state_changed(PrivacyChanged, privacy=privacy)
+        self._ack(command.id, command.action, AckOutcome.EXECUTED)
+
+    def _do_cue(self, command: AnyCommand) -> None:
+        self.cues.give(command.cue, command.who)  # type: ignore[union-attr]
         self._ack(command.id, command.action, AckOutcome.EXECUTED)

@@ -26,19 +26,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="write the control port number to this file once it listens",
     )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=None,
+        help="log lines as text or one JSON object each (default: $DOORSTEP_LOG_FORMAT or text)",
+    )
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    import os
     import signal
     import threading
 
     from firmware_config.device_config import check_device_config, load_device_config
+    from protocol.logs import apply_log_format
 
     from .memory import tune_malloc
     from .runner import build_agent
 
+    apply_log_format(getattr(args, "log_format", None), os.environ)
     log = logging.getLogger("doorstep.edge")
     # Before the agent's threads and camera buffers exist: see edge/memory.py.
     tune_malloc()

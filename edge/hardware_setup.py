@@ -29,6 +29,8 @@ def agent_options(cfg: DeviceConfig) -> AgentOptions:
         heartbeat_s=cfg.telemetry.heartbeat_s,
         snapshot_width=cfg.camera.width,
         buffer_frames=cfg.camera.buffer_frames,
+        announce_command=tuple(cfg.indicator.announce_command or ()) or None,
+        announce_timeout_s=cfg.indicator.announce_timeout_s,
     )
 
 

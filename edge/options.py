@@ -20,4 +20,7 @@ class AgentOptions:
     buffer_frames: int = 5
     frame_interval_s: float = 0.2
     max_rejection_acks_per_min: int = 30
+    # Indoor cue: argv run with "{text}" filled in (no shell), and its time limit.
+    announce_command: tuple[str, ...] | None = None
+    announce_timeout_s: float = 10.0
     software_version: str = __version__

@@ -25,6 +25,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     model_validator,
@@ -152,6 +153,15 @@ class DoorContactSection(Section):
 class IndicatorSection(Section):
     led_pin: BcmPin | None = Field(default=None, description="BCM pin of the status LED.")
     buzzer_pin: BcmPin | None = Field(default=None, description="BCM pin of the active buzzer.")
+    announce_command: list[Annotated[str, StringConstraints(min_length=1)]] | None = Field(
+        default=None,
+        min_length=1,
+        description='Indoor cue announcement, run without a shell; "{text}" is replaced by '
+        'the sentence, e.g. ["espeak", "{text}"]. Omitted: indicator only.',
+    )
+    announce_timeout_s: float = Field(
+        default=10.0, gt=0, le=60, description="Seconds before an announcement is stopped."
+    )
 
 
 class CameraSection(Section):

@@ -45,6 +45,7 @@ from .storage.devices import get_device, not_online, record_telemetries
 from .storage.events import StoreOutcome, store_events
 from .storage.models_commands import AlertKind
 from .storage.models_registry import DeviceHealth
+from .storage.privacy import record_reported_privacy
 from .storage.snapshot_files import SnapshotFiles
 from .storage.snapshots import store_snapshot
 
@@ -263,6 +264,8 @@ def _tamper(ctx: HandlerContext, event: TamperDetected) -> None:
 
 
 def _privacy(ctx: HandlerContext, event: PrivacyChanged) -> None:
+    # The hub shows the switch the door reported (its retained state says it again).
+    record_reported_privacy(ctx.session, event.device, event.privacy, event.seq)
     ctx.notify("privacy", event.device, privacy=event.privacy)
 
 

@@ -95,10 +95,13 @@ class HealthMonitor:
                 if not answered:
                     continue
                 waiting = self._rings.pop(notice.device_id, None) is not None
-                if waiting or notice.device_id in self._alerted:
-                    # Also after the alert: a late answer resolves it.
-                    self._alerted.discard(notice.device_id)
-                    self._resolve_ring(notice.device_id)
+                resolve = waiting or notice.device_id in self._alerted
+                # Also after the alert: a late answer resolves it.
+                self._alerted.discard(notice.device_id)
+            # Outside the lock: check() holds a write transaction while it takes this lock,
+            # so writing here under it could wait on SQLite's lock until the busy timeout.
+            if resolve:
+                self._resolve_ring(notice.device_id)
 
     def pending_rings(self) -> dict[str, datetime]:
         """Rings nobody has answered yet, by device (hub time of the oldest)."""

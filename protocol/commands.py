@@ -88,8 +88,29 @@ class SetPrivacy(CommandBase):
     privacy: bool = Field(description="True pauses the camera, false resumes it.")
 
 
+class CueKind(StrEnum):
+    """What an indoor cue tells the person at home."""
+
+    CARER_AT_DOOR = "carer_at_door"
+    FAMILY_UNLOCKED = "family_unlocked"
+
+
+class IndoorCue(CommandBase):
+    """Tell the person at home what is happening at the door: an indicator pattern and,
+    where the device has one configured, a spoken announcement. Changes nothing else."""
+
+    action: Literal["cue"] = "cue"
+    cue: CueKind = Field(description="Which cue to give.")
+    who: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        description="First name to announce (e.g. the carer's); omitted: a generic phrase.",
+    )
+
+
 AnyCommand = Annotated[
-    UnlockDoor | TakeSnapshot | StartLiveView | StopLiveView | SetPrivacy,
+    UnlockDoor | TakeSnapshot | StartLiveView | StopLiveView | SetPrivacy | IndoorCue,
     Field(discriminator="action"),
 ]
 COMMAND_ADAPTER: TypeAdapter[AnyCommand] = TypeAdapter(AnyCommand)

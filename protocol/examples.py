@@ -16,6 +16,8 @@ from .audit import AuditCheckpoint, CheckpointStatement
 from .commands import (
     AckOutcome,
     CommandAck,
+    CueKind,
+    IndoorCue,
     SetPrivacy,
     StartLiveView,
     StopLiveView,
@@ -111,6 +113,7 @@ def example_commands(device: str) -> list[BaseModel]:
         StartLiveView(id=_uuid(202), counter=19, duration_s=60, interval_ms=500, **head),
         StopLiveView(id=_uuid(203), counter=20, **head),
         SetPrivacy(id=_uuid(204), counter=21, privacy=True, **head),
+        IndoorCue(id=_uuid(205), counter=22, cue=CueKind.CARER_AT_DOOR, who="Sam", **head),
     ]
 
 

@@ -23,6 +23,7 @@ from .audit import AuditCheckpoint, CheckpointStatement
 from .commands import (
     COMMAND_ADAPTER,
     CommandAck,
+    IndoorCue,
     SetPrivacy,
     StartLiveView,
     StopLiveView,
@@ -50,7 +51,17 @@ _SOURCES: dict[str, type[BaseModel] | TypeAdapter[Any]] = {
     **{cls.__name__: cls for cls in EVENT_KINDS.values()},
     "SnapshotMeta": SnapshotMeta,
     "SignedEnvelope": SignedEnvelope,
-    **{c.__name__: c for c in (UnlockDoor, TakeSnapshot, StartLiveView, StopLiveView, SetPrivacy)},
+    **{
+        c.__name__: c
+        for c in (
+            UnlockDoor,
+            TakeSnapshot,
+            StartLiveView,
+            StopLiveView,
+            SetPrivacy,
+            IndoorCue,
+        )
+    },
     "CommandAck": CommandAck,
     "AnyEvent": EVENT_ADAPTER,
     "AnyCommand": COMMAND_ADAPTER,
