@@ -50,6 +50,15 @@ def register_hub(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
 
     add_run_commands(hub)
     add_account_commands(hub)
+    from .cli_privacy import add_privacy_commands  # issue 9: export-person, erase-person
+
+    add_privacy_commands(hub)
+    from .exports.cli import add_export_commands  # FHIR exports and reports (issue 10)
+
+    add_export_commands(hub, _db_option, _guarded)
+    from .webhooks.cli import add_webhook_commands  # partner webhooks (issue 10)
+
+    add_webhook_commands(hub, _db_option, _guarded)
     return hub
 
 

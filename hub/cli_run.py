@@ -17,6 +17,12 @@ from typing import Any
 def add_run_commands(hub: argparse._SubParsersAction) -> None:
     run = hub.add_parser("run", help="run ingest, commands and health monitoring")
     run.add_argument("--db", metavar="URL", help="database URL (default from settings)")
+    run.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=None,
+        help="log lines as text or one JSON object each (default: $DOORSTEP_LOG_FORMAT or text)",
+    )
     run.set_defaults(handler=_run)
     reg = hub.add_parser("register-device", help="let a provisioned device's messages in")
     reg.add_argument("device_id")
@@ -39,12 +45,16 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import os
     import signal
     import threading
+
+    from protocol.logs import apply_log_format
 
     from .runtime_settings import HubRuntimeSettings
     from .service import Hub
 
+    apply_log_format(getattr(args, "log_format", None), os.environ)
     hub = Hub.from_settings(_settings(args), HubRuntimeSettings())
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

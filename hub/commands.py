@@ -26,6 +26,7 @@ from protocol.base import utcnow
 from protocol.codec import encode_signed
 from protocol.commands import (
     AckOutcome,
+    IndoorCue,
     SetPrivacy,
     StartLiveView,
     StopLiveView,
@@ -68,6 +69,8 @@ ACTIONS: dict[str, tuple[type, Permission]] = {
     "live_view": (StartLiveView, Permission.LIVE_VIEW),
     "stop_live_view": (StopLiveView, Permission.LIVE_VIEW),
     "set_privacy": (SetPrivacy, Permission.SET_PRIVACY),
+    # Indoor cue (issue 9): sent by the hub itself (hub.cues) on a carer's check-in.
+    "cue": (IndoorCue, Permission.CHECK_IN),
 }
 
 
@@ -81,6 +84,18 @@ class DeviceUnavailable(CommandError, ConnectionError):
 
 class RateLimited(CommandError, RuntimeError):
     """Too many commands to this door in a short time."""
+
+
+class PrivacyOn(DeviceUnavailable):
+    """The door reports its privacy switch on: no picture is asked for (the door would refuse)."""
+
+
+PICTURE_ACTIONS = frozenset({"snapshot", "live_view"})
+
+
+def _actor(requested_by: str) -> str:
+    """The audit reference of who asked: a person's id, or a hub service's own reference."""
+    return requested_by if requested_by.startswith("service:") else person_ref(requested_by)
 
 
 class UnknownAction(CommandError, ValueError):
@@ -128,12 +143,16 @@ class CommandService:
         person_id: str,
         reason: str = "",
         within: Callable[[Session], None] | None = None,
+        authorise: Callable[[Session, Any], dict[str, Any]] | None = None,
         **params: Any,
     ) -> CommandTicket:
         """Authorise, record, sign and send; returns as soon as the command is on its way.
 
         ``within(session)`` runs once the person is authorised, in the same transaction
         as the command's creation (e.g. the web app's step-up): both land, or neither.
+        ``authorise(session, device)`` replaces the role check for a time-boxed right
+        (break-glass, a ring escalated to telecare): it raises ``NotAuthorised`` or returns
+        details that go into the audit entry.
         """
         if action not in ACTIONS:
             raise UnknownAction(f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
@@ -142,10 +161,19 @@ class CommandService:
         lifetime = self.settings.command_lifetime_s
         with self.db.session() as s:
             device = get_device(s, device_id)
-            require(s, person_id, device.home_id, permission)
+            extra: dict[str, Any] = {}
+            if authorise is None:
+                require(s, person_id, device.home_id, permission)
+            else:
+                extra = authorise(s, device)
             if within is not None:
                 within(s)
             self._check_available(device)
+            if action in PICTURE_ACTIONS and device.privacy:
+                raise PrivacyOn(
+                    f"the door {device.name!r} has its privacy switch on: no snapshot or live "
+                    "view until the family turns privacy off"
+                )
             if action == "unlock":
                 self._check_rate(s, device_id, now)
             counter = allocate_command_counter(
@@ -175,8 +203,9 @@ class CommandService:
                 expires_at=command.expires_at,
             )
             details: dict[str, Any] = {"action": action, "reason": reason, "counter": counter}
-            if by_grant(s, person_id, device.home_id, permission):  # type: ignore[arg-type]
+            if authorise is None and by_grant(s, person_id, device.home_id, permission):  # type: ignore[arg-type]
                 details["by_grant"] = permission.value
+            details |= extra
             if action == "unlock":
                 append(
                     s,
@@ -240,7 +269,7 @@ class CommandService:
                 append(
                     s,
                     AuditAction.COMMAND_SENT,
-                    actor=person_ref(person_id),
+                    actor=_actor(person_id),
                     at=now,
                     subjects=[device_ref(command.device), command_ref(command.id)],
                     details={"action": command.action, "kid": envelope.kid},
@@ -250,7 +279,7 @@ class CommandService:
                 append(
                     s,
                     AuditAction.COMMAND_REJECTED,
-                    actor=person_ref(person_id),
+                    actor=_actor(person_id),
                     at=now,
                     subjects=[device_ref(command.device), command_ref(command.id)],
                     details={"outcome": "not_sent", "detail": "broker unreachable"},
@@ -278,7 +307,7 @@ class CommandService:
             append(
                 s,
                 AuditAction.COMMAND_TIMED_OUT,
-                actor=person_ref(person_id),
+                actor=_actor(person_id),
                 at=now,
                 subjects=[device_ref(device_id), command_ref(command_id)],
                 details={"outcome": "unknown", "timeout_s": self.settings.command_timeout_s},

@@ -37,6 +37,14 @@ class Permission(StrEnum):
     READ_AUDIT = "read_audit"
     CHECK_IN = "check_in"  # a carer's "I'm here"
     ADMINISTER = "administer"  # homes, devices, people, roles
+    # Care (issue 9): escalation order and break-glass; the officer's right is time-boxed
+    # and audited per use (hub.break_glass), never a standing unlock.
+    MANAGE_ESCALATION = "manage_escalation"
+    BREAK_GLASS = "break_glass"
+    REVIEW_BREAK_GLASS = "review_break_glass"
+    # Privacy (issue 9): record consent for a home; see which consent reviews are due.
+    MANAGE_CONSENT = "manage_consent"
+    REVIEW_CONSENT = "review_consent"
 
 
 _FAMILY = {
@@ -51,12 +59,21 @@ _FAMILY = {
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.FAMILY_OWNER: frozenset(
-        _FAMILY | {Permission.SET_PRIVACY, Permission.MANAGE_CARERS, Permission.INVITE_FAMILY}
+        _FAMILY
+        | {Permission.SET_PRIVACY, Permission.MANAGE_CARERS, Permission.INVITE_FAMILY}
+        | {Permission.MANAGE_ESCALATION, Permission.REVIEW_BREAK_GLASS}  # issue 9
+        | {Permission.MANAGE_CONSENT}  # issue 9: privacy
     ),
     Role.FAMILY_MEMBER: frozenset(_FAMILY),
     Role.CARER: frozenset({Permission.CHECK_IN}),
-    Role.TELECARE_OFFICER: frozenset({Permission.VIEW_HEALTH, Permission.ACK_ALERTS}),
-    Role.ADMIN: frozenset({Permission.ADMINISTER, Permission.VIEW_HEALTH}),
+    Role.TELECARE_OFFICER: frozenset(
+        {Permission.VIEW_HEALTH, Permission.ACK_ALERTS, Permission.BREAK_GLASS}  # issue 9
+        | {Permission.REVIEW_CONSENT}  # issue 9: privacy
+    ),
+    Role.ADMIN: frozenset(
+        {Permission.ADMINISTER, Permission.VIEW_HEALTH, Permission.REVIEW_BREAK_GLASS}  # issue 9
+        | {Permission.MANAGE_CONSENT, Permission.REVIEW_CONSENT}  # issue 9: privacy
+    ),
 }
 
 GRANT_PERMISSIONS: dict[Grant, dict[Role, frozenset[Permission]]] = {

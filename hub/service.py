@@ -19,7 +19,9 @@ from protocol.signing import load_private_key
 from .bus import NoticeBus
 from .checkpoint_job import CheckpointJob
 from .commands import CommandService
+from .escalation import EscalationEngine
 from .health import HealthMonitor
+from .homeassistant import HomeAssistantBridge, HomeAssistantSettings
 from .ingest import Ingest
 from .jobs import PeriodicJobs
 from .notice_relay import NoticeRelay, relay_enabled
@@ -28,6 +30,9 @@ from .runtime_settings import HubRuntimeSettings
 from .settings import HubSettings
 from .storage.database import Database
 from .storage.snapshot_files import SnapshotFiles
+from .visit_records import VisitRecordsJob
+from .webhooks.settings import WebhookSettings
+from .webhooks.worker import WebhookWorker
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,8 @@ class Hub:
         checkpoint_overdue_s: int = 900,
         retention_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
+        home_assistant: HomeAssistantSettings | None = None,
+        webhooks: WebhookSettings | None = None,
     ) -> None:
         self.db = db
         self.files = files
@@ -89,9 +96,28 @@ class Hub:
             db, self.link, audit_key or signer, interval_s=checkpoint_interval_s, clock=clock
         )
         self.jobs = PeriodicJobs()
+        # Webhooks to partner agencies (issue 10): delivers from the durable outbox.
+        self.webhooks = WebhookWorker(db, webhooks or WebhookSettings(), bus=self.bus, clock=clock)
+        # Unanswered-ring escalation (issue 9): steps are rows, the job takes the due ones.
+        self.escalation = EscalationEngine(db, self.bus, clock=clock)
+        self.jobs.add("escalation", 1.0, self.escalation.tick)
         self.jobs.add("retention", runtime.retention_interval_s, self.retention.run)
+        # Visit verification (issue 9): records from door events, missed visits told once.
+        self.visit_records = VisitRecordsJob(db, self.bus, clock=clock)
+        self.jobs.add("visit_records", 60.0, self.visit_records.run, first_after_s=5.0)
         # Checked often (one small query), so a checkpoint is never much later than due.
         self.jobs.add("checkpoints", min(30.0, checkpoint_interval_s / 5), self.checkpoints.run)
+        # Home Assistant discovery (issue 10): runs only once a door is opted in.
+        self.home_assistant = HomeAssistantBridge(
+            db,
+            self.link,
+            self.bus,
+            self.commands,
+            files,
+            home_assistant or HomeAssistantSettings(),
+            shared_group=runtime.shared_group,
+            clock=clock,
+        )
 
     @classmethod
     def from_settings(cls, settings: HubSettings, runtime: HubRuntimeSettings) -> Hub:
@@ -119,11 +145,18 @@ class Hub:
         self.link.start(timeout)
         self.link.wait_subscribed(timeout)
         self.health.start()
+        self.escalation.start()
         self.jobs.start()  # after the link is up: the checkpoint job publishes
+        if self.webhooks.settings.enabled:
+            self.webhooks.start()
+        self.home_assistant.start_if_wanted(timeout)
         log.info("hub connected to %s:%d", self.runtime.mqtt_host, self.runtime.mqtt_port)
 
     def stop(self) -> None:
+        self.webhooks.stop()
+        self.home_assistant.stop()  # says "offline" while the link is still up
         self.jobs.stop()
+        self.escalation.stop()
         self.health.stop()
         self.commands.stop()
         if self.relay is not None:

@@ -20,8 +20,18 @@ from protocol.base import utcnow
 
 from .deps import public, require_session
 from .routes import admin, audit, auth, doors, events, invitations, live, me, stream, telecare
+from .routes import break_glass as break_glass_routes  # issue 9
+from .routes import check_in_policy as check_in_routes  # issue 9: approval, auto-unlock
+from .routes import escalation as escalation_routes  # issue 9
+from .routes import exports as export_routes  # FHIR exports and reports (issue 10)
+from .routes import home_assistant as home_assistant_routes  # Home Assistant (issue 10)
+from .routes import metrics as metrics_routes  # /metrics (issue 10)
+from .routes import notifications as notification_routes  # issue 12: prefs, receipts
+from .routes import privacy as privacy_routes  # consent, privacy switch, erasure (issue 9)
 from .routes import push as push_routes  # Web Push subscriptions (issue 12)
+from .routes import visit_reports as visit_report_routes  # issue 9: planned vs actual
 from .routes import visits as visit_routes
+from .routes import webhooks as webhook_routes  # partner webhooks (issue 10)
 from .routes.pages import install as install_pages
 from .security import IpThrottle
 from .settings import WebSettings
@@ -50,7 +60,18 @@ def create_app(
         app.include_router(module.router)
     for module in (me, visit_routes, invitations, audit, live, admin):
         app.include_router(module.router)
+    for module in (escalation_routes, break_glass_routes):  # issue 9
+        app.include_router(module.router)
+    app.include_router(privacy_routes.router)  # issue 9: privacy
+    app.include_router(check_in_routes.router)  # issue 9: check-in policy and approvals
+    app.include_router(visit_report_routes.router)  # issue 9: visit records report
     app.include_router(push_routes.router)  # app.state.push set by `doorstep serve`
+    app.include_router(notification_routes.router)  # issue 12
+    app.include_router(export_routes.router)
+    app.state.metrics = None  # a MetricsAccess, set by `doorstep serve` (issue 10)
+    app.include_router(metrics_routes.router)
+    app.include_router(home_assistant_routes.router)
+    app.include_router(webhook_routes.router)
 
     @app.get("/api/health", tags=["health"])
     @public

@@ -40,6 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="reverse proxies whose X-Forwarded-* headers are trusted (default 127.0.0.1)",
     )
     p.add_argument("--access-log", action="store_true", help="log every HTTP request")
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=None,
+        help="log lines as text or one JSON object each (default: $DOORSTEP_LOG_FORMAT or text)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -62,6 +68,15 @@ def run(args: argparse.Namespace) -> int:
             "doorstep serve: error: give both --tls-cert and --tls-key, or neither", file=sys.stderr
         )
         return EXIT_ERROR
+    import os
+
+    from protocol.logs import apply_log_format
+
+    try:
+        apply_log_format(args.log_format, os.environ)
+    except ValueError as exc:
+        print(f"doorstep serve: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     log = logging.getLogger("doorstep.serve")
     # Migration chatter at every start is not news; warnings still show.
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -71,6 +86,10 @@ def run(args: argparse.Namespace) -> int:
         runtime = HubRuntimeSettings()
         # The web app stores second-factor secrets: never let them go to disk unsealed.
         TotpSealer.load_or_create(settings.totp_key)  # type: ignore[arg-type]
+        # /metrics answers only to this deployment's bearer token (issue 10).
+        from hub.metrics import METRICS_TOKEN_FILE, load_or_create_token
+
+        metrics_token = load_or_create_token(settings.data_dir / "keys" / METRICS_TOKEN_FILE)
         hub = Hub.from_settings(settings, runtime)
     except (HubError, ProtocolError, ValidationError, OSError) as exc:
         print(f"doorstep serve: error: {exc}", file=sys.stderr)
@@ -105,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     # --- end notifications ---
     try:
         if not stopping.is_set():
-            _serve(hub, args, notifications)
+            _serve(hub, args, notifications, metrics_token=metrics_token)
     finally:
         notifications.stop()
         hub.stop()
@@ -114,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _serve(hub: object, args: argparse.Namespace, notifications: object = None) -> None:
+def _serve(
+    hub: object,
+    args: argparse.Namespace,
+    notifications: object = None,
+    *,
+    metrics_token: str | None = None,
+) -> None:
     import uvicorn
 
     from .app import create_app
@@ -126,6 +151,14 @@ def _serve(hub: object, args: argparse.Namespace, notifications: object = None) 
         from .routes.push import PushConfig
 
         app.state.push = PushConfig(keys.application_server_key)
+    if metrics_token:
+        from hub.metrics import hub_registry
+
+        from .routes.metrics import MetricsAccess
+
+        ingest = getattr(hub, "ingest", None)
+        registry = hub_registry(hub.db, ingest=ingest)  # type: ignore[attr-defined]
+        app.state.metrics = MetricsAccess(metrics_token, registry)
     config = uvicorn.Config(
         app,
         host=args.host,

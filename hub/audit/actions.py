@@ -43,6 +43,31 @@ class AuditAction(StrEnum):
     VISIT_WINDOW_REMOVED = "visit_window_removed"
     CHECKED_IN = "checked_in"
     SNAPSHOTS_PURGED = "snapshots_purged"  # the retention job deleted expired snapshots
+    CONSENT_RECORDED = "consent_recorded"  # issue 9: privacy (a home's consent record)
+    RETENTION_CHANGED = "retention_changed"  # issue 9: privacy (a home's retention days)
+    # issue 9: check-in policy of a home (hub.check_in_policy)
+    CHECK_IN_POLICY_CHANGED = "check_in_policy_changed"  # family approval switched on/off
+    AUTO_UNLOCK_ENABLED = "auto_unlock_enabled"  # the owner let a carer's check-in unlock
+    AUTO_UNLOCK_DISABLED = "auto_unlock_disabled"
+    AUTO_UNLOCKED = "auto_unlocked"  # a check-in unlocked the door by itself (no person asked)
+    CHECK_IN_APPROVAL_REQUESTED = "check_in_approval_requested"
+    CHECK_IN_APPROVED = "check_in_approved"  # the family let the carer in (with step-up)
+    # issue 9: escalation and break-glass
+    ESCALATION_POLICY_CHANGED = "escalation_policy_changed"
+    RING_ESCALATED = "ring_escalated"  # a step of an unanswered ring, or "nobody answered"
+    RING_ACKNOWLEDGED = "ring_acknowledged"  # "I'm dealing with it"
+    BREAK_GLASS_REVIEWED = "break_glass_reviewed"
+    # Home Assistant bridge (issue 10): opt-in changes, refused commands, shared pictures.
+    HOME_ASSISTANT_CHANGED = "home_assistant_changed"
+    HOME_ASSISTANT_REFUSED = "home_assistant_refused"
+    HOME_ASSISTANT_SNAPSHOT_SHARED = "home_assistant_snapshot_shared"
+    # webhooks to partner agencies (issue 10)
+    WEBHOOK_ADDED = "webhook_added"
+    WEBHOOK_REMOVED = "webhook_removed"
+    WEBHOOK_RETRIED = "webhook_retried"  # a dead letter sent again
+    # notifications (issue 12): a person's own choices, and seeing a notification
+    NOTIFY_PREFERENCES_CHANGED = "notify_preferences_changed"
+    NOTIFICATION_SEEN = "notification_seen"
 
 
 class RefKind(StrEnum):
@@ -60,6 +85,10 @@ class RefKind(StrEnum):
     OPERATOR = "operator"  # someone at the hub's command line
     VISIT = "visit"  # a visit window of a carer
     INVITATION = "invitation"
+    ESCALATION = "escalation"  # an unanswered ring's escalation (issue 9)
+    BREAK_GLASS = "break_glass"  # an officer's time-boxed emergency access (issue 9)
+    WEBHOOK = "webhook"  # a partner's webhook subscription (issue 10)
+    CONSENT = "consent"  # a home's consent record (issue 9: privacy)
 
 
 _REF_RE = re.compile(r"^([a-z_]{2,20}):([A-Za-z0-9._@:-]{1,78})$")

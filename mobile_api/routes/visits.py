@@ -6,6 +6,8 @@ POST   /api/homes/{home}/visits               manage_carers -> 201 {window_id}
 DELETE /api/homes/{home}/visits/{window_id}   manage_carers -> 204
 GET    /api/homes/{home}/carers               manage_carers
 POST   /api/visits/{window_id}/check-in       check_in, the window's own carer -> 201
+                                              {checked_in_at, then: none | approval_requested
+                                               | auto_unlock | auto_unlock_failed, ...}
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.audit import AuditAction, RefKind, append, person_ref, ref
 from hub.bus import Notice
+from hub.check_in_policy import after_check_in
+from hub.cues import send_cue
 from hub.errors import InvalidValue, NotFound
 from hub.policy import Permission, permissions
 from hub.storage import get_person, members_of
@@ -170,7 +174,9 @@ def carers(home: str, person: CurrentPerson, hub: HubDep) -> list[dict[str, Any]
 
 
 @router.post("/visits/{window_id}/check-in", status_code=201)
-def visit_check_in(window_id: str, person: CurrentPerson, hub: HubDep, now: Now) -> dict[str, str]:
+def visit_check_in(
+    window_id: str, person: CurrentPerson, hub: HubDep, now: Now
+) -> dict[str, str | None]:
     with hub.db.session() as s:
         window = find_window(s, window_id)
         if window is None:
@@ -186,6 +192,10 @@ def visit_check_in(window_id: str, person: CurrentPerson, hub: HubDep, now: Now)
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         name = _name(s, person)
     if result.new:  # after the commit: listeners may read what they hear about
+        # The home's policy first: nothing, ask the family to approve, or (only where the
+        # owner enabled it for this carer) unlock through the signed command path; the
+        # notice then tells the family's page about a waiting approval too.
+        outcome = after_check_in(hub.db, hub.bus, hub.commands, result)
         hub.bus.post(
             Notice(
                 "check_in",
@@ -195,12 +205,22 @@ def visit_check_in(window_id: str, person: CurrentPerson, hub: HubDep, now: Now)
                     "carer": result.carer,
                     "name": name,
                     "at": result.at.isoformat(),
+                    "then": outcome.kind,
+                    "approval_id": outcome.approval_id,
                 },
                 result.home_id,
                 result.at,
             )
         )
-    return {"checked_in_at": result.at.isoformat()}
+        # The person inside hears who is at the door (a courtesy: a door offline is skipped).
+        send_cue(hub, result.home_id, "carer_at_door", who=name, person_id=person)
+        return {
+            "checked_in_at": result.at.isoformat(),
+            "then": outcome.kind,
+            "command_id": outcome.command_id,
+            "detail": outcome.detail,
+        }
+    return {"checked_in_at": result.at.isoformat(), "then": "none"}
 
 
 def _name(s: Any, person_id: str) -> str | None:

@@ -81,6 +81,71 @@ def _fresh_member(web: Web, ids: Ids) -> Ids:
     return {"person_id": person, "role": "carer"}
 
 
+def _ha_opted_in(web: Web, ids: Ids) -> Ids:
+    """The door opted in to Home Assistant, so opting out has something to remove."""
+    from hub.homeassistant.store import set_link
+
+    with web.rig.db.session() as s:
+        set_link(s, ids["device"], person_id=None, share_snapshots=False, at=utcnow())
+    return {}
+
+
+def _fresh_approval(web: Web, ids: Ids) -> Ids:
+    """A carer's check-in waiting for the family's approval (issue 9)."""
+    from hub.storage.visit_records import add_approval
+
+    with web.rig.db.session() as s:
+        approval = add_approval(
+            s,
+            home_id=ids["home"],
+            window_id=ids["window_id"],
+            carer_id=ids["carer"],
+            at=utcnow(),
+            expires_at=utcnow() + timedelta(days=1),
+        )
+    return {"approval_id": approval.id}
+
+
+def _fresh_escalation(web: Web, ids: Ids) -> Ids:
+    """A running escalation of a ring at the door that has reached nobody yet (issue 9)."""
+    import uuid
+
+    from hub.storage.care import start_escalation
+
+    with web.rig.db.session() as s:
+        esc = start_escalation(
+            s,
+            event_id=str(uuid.uuid4()),
+            home_id=ids["home"],
+            device_id=ids["device"],
+            snapshot_id=ids["snapshot_id"],
+            ring_at=utcnow(),
+            plan=[],
+            step_timeout_s=60,
+            telecare_may_unlock=True,
+            first_due_at=utcnow() + timedelta(days=1),
+        )
+        assert esc is not None
+        return {"escalation_id": esc.id, "event_id": esc.event_id}
+
+
+def _fresh_box(web: Web, ids: Ids) -> Ids:
+    """A break-glass at the door opened by somebody else (issue 9)."""
+    from hub.storage.care import open_box
+
+    with web.rig.db.session() as s:
+        box = open_box(
+            s,
+            home_id=ids["home"],
+            device_id=ids["device"],
+            person_id="someone-else",
+            reason="matrix: an emergency opened by another officer",
+            at=utcnow(),
+            expires_at=utcnow() + timedelta(minutes=15),
+        )
+        return {"break_glass_id": box.id}
+
+
 def _window_now(ids: Ids) -> dict[str, Any]:
     start = (utcnow() - timedelta(hours=1)).astimezone(ZoneInfo("Europe/London"))
     return {
@@ -100,6 +165,16 @@ def _push_subscription(_: Ids) -> dict[str, Any]:
     from tests.web.test_push_routes import browser_subscription
 
     return browser_subscription("https://push.example.invalid/matrix")
+
+
+def _webhooks() -> Any:
+    import tests.hub.test_webhook_api as webhooks  # issue 10: makes subscriptions, dead letters
+
+    return webhooks
+
+
+def _webhook_body(ids: Ids) -> dict[str, Any]:
+    return _webhooks().matrix_body(ids)  # type: ignore[no-any-return]
 
 
 HOME = "home"
@@ -126,6 +201,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/push/subscriptions"): Rule(
         "self", query=lambda _: {"endpoint": "https://push.example.invalid/matrix"}
     ),
+    # notifications (issue 12): one's own preferences and receipts; failures for admins
+    ("GET", "/api/me/notifications"): Rule("self"),
+    ("PUT", "/api/me/notifications"): Rule("self", body=lambda _: {"muted_kinds": ["checkin"]}),
+    ("POST", "/api/notifications/seen"): Rule("self", body=lambda _: {"key": "matrix:none"}),
+    ("GET", "/api/notifications"): Rule("self", query=lambda _: {"key": "matrix:none"}),
+    ("GET", "/api/admin/notifications/failures"): Rule("any_home", (P.ADMINISTER,)),
     # a home's doors, events, commands
     ("GET", "/api/homes/{home}/doors"): Rule(HOME, (P.VIEW_HEALTH,)),
     ("GET", "/api/homes/{home}/events"): Rule(HOME, (P.VIEW_EVENTS,)),
@@ -146,6 +227,20 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/homes/{home}/carers"): Rule(HOME, (P.MANAGE_CARERS,)),
     ("POST", "/api/visits/{window_id}/check-in"): Rule(HOME, (P.CHECK_IN,)),
+    # visit records and the check-in policy (issue 9); PUT before DELETE: ends switched off
+    ("GET", "/api/homes/{home}/reports/visits"): Rule(
+        HOME, (P.VIEW_EVENTS,), query=lambda _: {"from": "2026-01-01", "to": "2026-01-31"}
+    ),
+    ("GET", "/api/homes/{home}/check-in-policy"): Rule(HOME, (P.MANAGE_CARERS,)),
+    ("PUT", "/api/homes/{home}/check-in-policy"): Rule(
+        HOME, (P.MANAGE_CARERS,), body=lambda _: {"family_approves": False}
+    ),
+    ("PUT", "/api/homes/{home}/carers/{carer}/auto-unlock"): Rule(HOME, (P.MANAGE_CARERS,)),
+    ("DELETE", "/api/homes/{home}/carers/{carer}/auto-unlock"): Rule(HOME, (P.MANAGE_CARERS,)),
+    ("GET", "/api/homes/{home}/check-in-approvals"): Rule(HOME, (P.UNLOCK,)),
+    ("POST", "/api/check-in-approvals/{approval_id}/approve"): Rule(
+        HOME, (P.UNLOCK,), prepare=_fresh_approval
+    ),
     ("POST", "/api/homes/{home}/invitations"): Rule(
         HOME, (P.MANAGE_CARERS, P.ADMINISTER), body=lambda _: {"role": "carer"}
     ),
@@ -178,6 +273,82 @@ RULES: dict[tuple[str, str], Rule] = {
         query=lambda ids: {**_member(ids), "grant": "may_unlock"},
         prepare=_fresh_member,
     ),
+    # privacy: consent, privacy switch, subject access, erasure (issue 9)
+    ("GET", "/api/homes/{home}/consent"): Rule(HOME, (P.MANAGE_CONSENT,)),
+    ("POST", "/api/homes/{home}/consent"): Rule(
+        HOME,
+        (P.MANAGE_CONSENT,),
+        body=lambda _: {
+            "basis": "person",
+            "scope": ["snapshots"],
+            "consented_on": "2026-01-01",
+            "review_on": "2027-01-01",
+        },
+    ),
+    ("GET", "/api/consent/reviews-due"): Rule("any_home", (P.MANAGE_CONSENT, P.REVIEW_CONSENT)),
+    ("GET", "/api/homes/{home}/privacy"): Rule(HOME, (P.VIEW_HEALTH,)),
+    ("PUT", "/api/homes/{home}/retention"): Rule(
+        HOME, (P.MANAGE_CONSENT,), body=lambda _: {"days": 30}
+    ),
+    ("POST", "/api/doors/{device}/privacy"): Rule(
+        HOME, (P.SET_PRIVACY,), body=lambda _: {"privacy": False}
+    ),
+    ("GET", "/api/admin/people/{person_id}/export"): Rule(
+        HOME, (P.ADMINISTER,), prepare=_fresh_member
+    ),
+    ("POST", "/api/admin/people/{person_id}/erase"): Rule(
+        HOME, (P.ADMINISTER,), prepare=_fresh_member
+    ),
+    # Home Assistant discovery per door (issue 10)
+    ("GET", "/api/admin/devices/{device}/home-assistant"): Rule(HOME, (P.ADMINISTER,)),
+    ("PUT", "/api/admin/devices/{device}/home-assistant"): Rule(
+        HOME, (P.ADMINISTER,), body=lambda _: {"person_id": None, "share_snapshots": False}
+    ),
+    ("DELETE", "/api/admin/devices/{device}/home-assistant"): Rule(
+        HOME, (P.ADMINISTER,), prepare=_ha_opted_in
+    ),
+    # webhooks to partner agencies (issue 10); helpers in tests/hub/test_webhook_api.py
+    ("GET", "/api/admin/webhooks"): Rule("any_home", (P.ADMINISTER,)),
+    ("POST", "/api/admin/webhooks"): Rule(HOME, (P.ADMINISTER,), body=_webhook_body),
+    ("DELETE", "/api/admin/webhooks/{subscription_id}"): Rule(
+        HOME, (P.ADMINISTER,), prepare=lambda w, ids: _webhooks().matrix_subscription(w, ids)
+    ),
+    ("GET", "/api/admin/webhooks/dead-letters"): Rule("any_home", (P.ADMINISTER,)),
+    ("POST", "/api/admin/webhooks/dead-letters/{delivery_id}/retry"): Rule(
+        HOME, (P.ADMINISTER,), prepare=lambda w, ids: _webhooks().matrix_dead_letter(w, ids)
+    ),
+    # escalation and break-glass (issue 9). Rights () : only a time-boxed, ring- or
+    # box-scoped access opens these (an officer the ring reached; the box's officer).
+    ("GET", "/api/homes/{home}/escalation"): Rule(HOME, (P.VIEW_EVENTS, P.MANAGE_ESCALATION)),
+    ("PUT", "/api/homes/{home}/escalation"): Rule(
+        HOME, (P.MANAGE_ESCALATION,), body=lambda _: {"step_timeout_s": 60}
+    ),
+    ("GET", "/api/rings/{event_id}/escalation"): Rule(HOME, (P.VIEW_EVENTS,)),
+    ("POST", "/api/escalations/{escalation_id}/acknowledge"): Rule(
+        HOME, (P.VIEW_EVENTS,), prepare=_fresh_escalation
+    ),
+    ("GET", "/api/escalations/mine"): Rule("self"),
+    ("GET", "/api/escalations/{escalation_id}/snapshot"): Rule(HOME, ()),
+    ("POST", "/api/escalations/{escalation_id}/unlock"): Rule(HOME, ()),
+    ("POST", "/api/doors/{device}/break-glass"): Rule(
+        HOME, (P.BREAK_GLASS,), body=lambda _: {"reason": "matrix: an emergency at this door"}
+    ),
+    ("POST", "/api/break-glass/{break_glass_id}/unlock"): Rule(HOME, ()),
+    ("GET", "/api/homes/{home}/break-glass"): Rule(
+        HOME, (P.REVIEW_BREAK_GLASS, P.READ_AUDIT, P.BREAK_GLASS)
+    ),
+    ("POST", "/api/break-glass/{break_glass_id}/review"): Rule(
+        HOME, (P.REVIEW_BREAK_GLASS,), body=lambda _: {"note": "matrix"}, prepare=_fresh_box
+    ),
+    # exports and reports (issue 10); /metrics has no session: its own bearer token
+    # (refusals tested in tests/web/test_metrics.py)
+    ("GET", "/api/homes/{home}/export/fhir/audit-events"): Rule(HOME, (P.READ_AUDIT,)),
+    ("GET", "/api/admin/export/fhir/devices"): Rule("any_home", (P.ADMINISTER,)),
+    ("GET", "/api/admin/reports/ring-answers"): Rule("any_home", (P.ADMINISTER,)),
+    ("GET", "/api/admin/reports/ring-answer-summary"): Rule("any_home", (P.ADMINISTER,)),
+    ("GET", "/api/admin/reports/unlocks-per-home"): Rule("any_home", (P.ADMINISTER,)),
+    ("GET", "/api/admin/reports/device-uptime"): Rule("any_home", (P.ADMINISTER,)),
+    ("GET", "/metrics"): Rule("public"),
 }
 # Served by the framework or as files: no data, no session.
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
@@ -263,6 +434,10 @@ def world(web: Web, people: dict[str, str]) -> dict[str, Ids]:
         }
         ids |= _fresh_window(web, ids)
         ids |= _fresh_member(web, ids)
+        ids |= _fresh_approval(web, ids)  # issue 9: a check-in waiting for approval
+        ids |= _fresh_escalation(web, ids) | _fresh_box(web, ids)  # issue 9
+        hooks = _webhooks()  # issue 10: a webhook subscription and a dead letter
+        ids |= hooks.matrix_subscription(web, ids) | hooks.matrix_dead_letter(web, ids)
         out[label] = ids
     return out
 

@@ -48,6 +48,7 @@ export class DoorPanel {
     const door = this.doors.get(data.device);
     if (!door) return false;
     if (kind === "state") Object.assign(door, { lock: data.lock, door: data.door });
+    if (kind === "state" || kind === "privacy") door.privacy = data.privacy; // the privacy switch
     else if (kind === "lock") door.lock = data.state;
     else if (kind === "door") door.door = data.door;
     else if (kind === "presence") door.health = data.health || (data.online ? "online" : "offline");
@@ -69,6 +70,10 @@ export class DoorPanel {
       node.textContent = texts[value] || words(value);
     }
     $("#door-health").textContent = HEALTH_TEXT[door.health] || words(door.health);
+    // The privacy switch as the door reported it: paused means no picture leaves the door.
+    const privacy = $("#privacy-state");
+    privacy.dataset.state = door.privacy ? "paused" : "on";
+    privacy.textContent = door.privacy ? "Paused (privacy switch on)" : "On";
     this.tick();
     this.renderOthers();
   }
