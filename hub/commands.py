@@ -41,7 +41,7 @@ from protocol.topics import TopicKind
 from .audit import AuditAction, append, command_ref, device_ref, make_checkpoint, person_ref
 from .bus import Notice, NoticeBus
 from .checkpoint_job import publish_checkpoint
-from .errors import HubError
+from .errors import HubError, InvalidTransition, UnknownCommand
 from .handlers import HandlerContext
 from .policy import Permission, by_grant, require
 from .runtime_settings import HubRuntimeSettings
@@ -56,6 +56,7 @@ from .storage import (
     raise_alert,
     record_ack,
 )
+from .storage.commands import open_commands_older_than
 from .storage.database import Database
 from .storage.devices import get_device
 from .storage.models_commands import AlertKind, Command
@@ -315,6 +316,27 @@ class CommandService:
         self._post(device_id, command_id, "unknown")
         self._finish(command_id)
 
+    def sweep_stale(self) -> int:
+        """Close commands nobody is waiting for any more; returns how many.
+
+        The answer timer lives in the memory of the process that sent the command, so a
+        hub that crashed (or was restarted) between sending and the answer would leave
+        the command open for ever. Anything still open well past its timeout is marked
+        unknown here, audited like a timeout, and shown as "state unknown".
+        """
+        now = self.clock()
+        grace = timedelta(seconds=2 * self.settings.command_timeout_s + 5)
+        with self.db.session() as s:
+            stale = [
+                (c.id, c.device_id, c.requested_by)
+                for c in open_commands_older_than(s, now - grace)
+            ]
+        for command_id, device_id, person_id in stale:
+            self._timed_out(command_id, device_id, person_id)
+        if stale:
+            log.warning("%d commands had no answer and no waiting hub: marked unknown", len(stale))
+        return len(stale)
+
     # -- acknowledgements (called by ingest inside its transaction) -------------
     def on_ack(
         self,
@@ -332,19 +354,27 @@ class CommandService:
         executed = ack.outcome is AckOutcome.EXECUTED
         action = AuditAction.COMMAND_ACKNOWLEDGED if executed else AuditAction.COMMAND_REJECTED
         subjects = [device_ref(device_id)]
+        unmatched: str | None = None
         if ack.command_id is not None:
             subjects.append(command_ref(ack.command_id))
-            record_ack(
-                s,
-                ack.command_id,
-                outcome=ack.outcome,
-                at=at,
-                payload=envelope.payload,
-                signature=envelope.sig,
-                key_id=envelope.kid,
-                reject_reason=ack.reason.value if ack.reason else None,
-                detail=ack.detail,
-            )
+            try:
+                with s.begin_nested():
+                    record_ack(
+                        s,
+                        ack.command_id,
+                        outcome=ack.outcome,
+                        at=at,
+                        payload=envelope.payload,
+                        signature=envelope.sig,
+                        key_id=envelope.kid,
+                        reject_reason=ack.reason.value if ack.reason else None,
+                        detail=ack.detail,
+                    )
+            except (InvalidTransition, UnknownCommand) as exc:
+                # The door refused a replay or a forgery (the id is already answered, or
+                # was never issued by this hub). Its signed answer is still evidence that
+                # someone tried: audit it, but leave the real command's state alone.
+                unmatched = str(exc)
         append(
             s,
             action,
@@ -356,8 +386,14 @@ class CommandService:
                 "reason": ack.reason.value if ack.reason else None,
                 "lock": ack.lock.value,
                 "signed_ack": signed,
+                **({"unmatched": unmatched} if unmatched is not None else {}),
             },
         )
+        if unmatched is not None:
+            log.warning(
+                "door %s answered a command the hub has no open record of: %s", device_id, unmatched
+            )
+            return
         if executed and ack.action == "unlock":
             # A checkpoint after every unlock, and a copy to the door that opened.
             checkpoint = make_checkpoint(s, self.audit_key, now=at)

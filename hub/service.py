@@ -102,6 +102,8 @@ class Hub:
         self.escalation = EscalationEngine(db, self.bus, clock=clock)
         self.jobs.add("escalation", 1.0, self.escalation.tick)
         self.jobs.add("retention", runtime.retention_interval_s, self.retention.run)
+        # Commands left open by a hub that died before the answer came (its timer died too).
+        self.jobs.add("stale_commands", 30.0, self.commands.sweep_stale, first_after_s=1.0)
         # Visit verification (issue 9): records from door events, missed visits told once.
         self.visit_records = VisitRecordsJob(db, self.bus, clock=clock)
         self.jobs.add("visit_records", 60.0, self.visit_records.run, first_after_s=5.0)

@@ -49,22 +49,16 @@ def alert_recipients(session: Session, home_id: str) -> list[str]:
 
 
 # Alert kinds (hub.storage.models_commands.AlertKind values) that notify, and their wording.
+# An unanswered ring and a carer who did not arrive are not here: their owners
+# (hub.escalation, hub.visit_alerts) tell people themselves with "notify" requests,
+# following the home's escalation list and telecare opt-in; routing their alerts too
+# would send everyone a second message and reach telecare in homes that did not opt in.
 ALERT_MESSAGES = {
-    "unanswered_ring": (
-        "ring_unanswered",
-        "Nobody answered the door",
-        "The doorbell rang at {home} and nobody answered.",
-    ),
     "device_offline": ("device_offline", "Doorbell offline", "The doorbell at {home} is offline."),
     "door_left_unlocked": (
         "door_left_unlocked",
         "Door left unlocked",
         "The front door at {home} has been left unlocked.",
-    ),
-    "carer_non_arrival": (
-        "carer_non_arrival",
-        "Carer has not arrived",
-        "The carer expected at {home} has not arrived.",
     ),
 }
 

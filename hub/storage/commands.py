@@ -96,6 +96,17 @@ def mark_failed(session: Session, command_id: str, at: datetime, detail: str) ->
     return _move(session, command_id, (S.REQUESTED,), S.FAILED, acked_at=at, detail=detail)
 
 
+def open_commands_older_than(session: Session, before: datetime, limit: int = 500) -> list[Command]:
+    """Commands still waiting for an answer that were created before ``before``."""
+    stmt = (
+        select(Command)
+        .where(Command.status.in_(_OPEN), Command.created_at < before)
+        .order_by(Command.created_at)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
 def mark_unknown(session: Session, command_id: str, at: datetime) -> bool:
     """No answer in time: the outcome is unknown. Never retried automatically."""
     return _move(session, command_id, _OPEN, S.UNKNOWN, detail=f"no acknowledgement by {at}")

@@ -309,7 +309,22 @@ def test_unanswered_ring_and_offline_door_reach_family_and_telecare(
     worker = _worker(database, bus, notify)
     worker.start()
     try:
-        unanswered = Notice("alert", "door-1", {"alert": "unanswered_ring", "alert_id": 7}, home)
+        # As hub.escalation tells the family and (opted-in) telecare that nobody answered.
+        unanswered = Notice(
+            "notify",
+            "door-1",
+            {
+                "to": [_people["anna"], _people["ben"], _people["officer"]],
+                "message_kind": "ring_unanswered",
+                "key": "escalation:7:unanswered",
+                "title": "Nobody answered the door",
+                "body": "Nobody answered the doorbell.",
+                "url": f"/homes/{home}",
+                "tag": "ring:7",
+                "safety": True,
+            },
+            home,
+        )
         bus.post(unanswered)
         bus.post(Notice("alert", "door-1", {"alert": "low_disk", "alert_id": 8}, home))
         bus.post(unanswered)  # the same alert again: nobody hears twice
@@ -351,7 +366,7 @@ def test_unanswered_ring_and_offline_door_reach_family_and_telecare(
             ),
         ]
     )
-    assert {r.reference for r in notify.requests} == {"alert:7", "alert:9"}
+    assert {r.reference for r in notify.requests} == {"escalation:7:unanswered", "alert:9"}
     assert len(notify.requests) == 8
 
 
@@ -366,7 +381,7 @@ def test_notify_errors_are_retried_or_recorded_and_delay_nobody(
     worker = _worker(database, bus, notify)
     worker.start()
     try:
-        bus.post(Notice("alert", "door-1", {"alert": "unanswered_ring", "alert_id": 11}, home))
+        bus.post(Notice("alert", "door-1", {"alert": "device_offline", "alert_id": 11}, home))
         assert notify.wait(lambda rs: len([r for r in rs if r.status == 201]) >= 3)
         assert worker.wait_idle(10)
     finally:

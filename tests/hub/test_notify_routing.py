@@ -352,12 +352,12 @@ def test_an_alert_posted_without_its_home_reaches_the_doors_home(
         )
     bus, clock = NoticeBus(), Clock(DAY)
     worker = run(clock, bus)
-    # As hub.health posts an unanswered ring: no home on the notice.
-    bus.post(Notice("alert", "door-homeless1", {"alert": "unanswered_ring", "alert_id": 77}))
-    bus.post(Notice("alert", "door-unknown", {"alert": "unanswered_ring", "alert_id": 78}))
+    # An alert posted without its home (as hub.health may): the door's home is told.
+    bus.post(Notice("alert", "door-homeless1", {"alert": "device_offline", "alert_id": 77}))
+    bus.post(Notice("alert", "door-unknown", {"alert": "device_offline", "alert_id": 78}))
     assert endpoint.wait(lambda rs: len(rs) >= 1)
     _settle(worker)
     (request,) = endpoint.requests
     assert request.payload is not None
-    assert (request.payload["key"], request.payload["kind"]) == ("alert:77", "ring_unanswered")
+    assert (request.payload["key"], request.payload["kind"]) == ("alert:77", "device_offline")
     assert request.payload["data"]["door"] == "Back door"

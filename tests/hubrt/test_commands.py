@@ -12,6 +12,7 @@ from hub.commands import DeviceUnavailable, RateLimited
 from hub.policy import NotAuthorised
 from hub.storage import get_command
 from hub.storage.devices import get_device
+from protocol import utcnow
 from tests.hubrt.rig import HubRig
 
 
@@ -96,3 +97,79 @@ def test_refusals_before_anything_is_sent(rig):
         rig.hub.commands.wait(t.id, timeout=5)
     with pytest.raises(RateLimited):
         rig.hub.commands.request(device, "unlock", person_id=rig.family)
+
+
+def test_commands_left_open_by_a_dead_hub_become_unknown(rig):
+    """The answer timer lives in the sending process: a hub that died between sending
+    and the answer leaves its commands open until the sweep closes them."""
+    from datetime import timedelta
+
+    from hub.storage import create_command, mark_sent
+
+    device = rig.add_device()
+    long_ago = rig.clock() - timedelta(minutes=5)
+    with rig.db.session() as s:
+        for command_id, counter, at in (("orphan-1", 1, long_ago), ("fresh-1", 2, rig.clock())):
+            create_command(
+                s,
+                command_id=command_id,
+                device_id=device,
+                action="unlock",
+                counter=counter,
+                requested_by=rig.family,
+                reason="",
+                at=at,
+                expires_at=at + timedelta(seconds=30),
+            )
+            mark_sent(s, command_id, at)
+    assert rig.hub.commands.sweep_stale() == 1
+    assert rig.hub.commands.sweep_stale() == 0  # nothing twice
+    with rig.db.read_session() as s:
+        assert get_command(s, "orphan-1").status.value == "unknown"
+        assert get_command(s, "fresh-1").status.value == "sent"  # its hub may still be waiting
+    timed_out = [d for a, d in _audit(rig) if a == "command_timed_out"]
+    assert len(timed_out) == 1
+
+
+def test_a_doors_refusal_of_a_replay_or_forgery_is_audited_and_changes_nothing(rig):
+    """A refusal naming an id the hub never issued, or one already answered, is the
+    door's evidence of an attack: it lands in the audit log, and the real command's
+    recorded outcome stays as it was."""
+    from protocol.codec import encode_signed
+    from protocol.commands import AckOutcome, CommandAck, RejectReason
+    from protocol.device import LockState
+    from protocol.ids import new_message_id
+    from protocol.signing import sign
+    from protocol.topics import TopicKind
+
+    device = rig.add_device()
+    _agent, _board = rig.agent(device)
+    _online(rig, device)
+    ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family, hold_s=0.1)
+    assert rig.hub.commands.wait(ticket.id, timeout=5) == "acknowledged"
+    link = rig.device_link(device, will=False)
+    for command_id, reason in (
+        (new_message_id(), RejectReason.BAD_SIGNATURE),
+        (ticket.id, RejectReason.DUPLICATE_ID),
+    ):
+        ack = CommandAck(
+            device=device,
+            command_id=command_id,
+            action="unlock",
+            outcome=AckOutcome.REJECTED,
+            reason=reason,
+            lock=LockState.ENGAGED,
+            counter=99,
+            boot_id="cd" * 8,
+            at=utcnow(),
+            monotonic_ms=1,
+        )
+        link.publish(encode_signed(TopicKind.ACK, device, sign(ack, rig.device_keys[device])))
+
+    def audited():
+        return [d for a, d in _audit(rig) if a == "command_rejected" and "unmatched" in d]
+
+    assert rig.wait_until(lambda: len(audited()) == 2)
+    assert {d["reason"] for d in audited()} == {"bad_signature", "duplicate_id"}
+    with rig.db.read_session() as s:
+        assert get_command(s, ticket.id).status.value == "acknowledged"
