@@ -18,6 +18,7 @@ import shutil
 import struct
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from firmware_config.mosquitto import (
@@ -152,7 +153,10 @@ def run(full: bool) -> list[Figure]:
     settings = BrokerSettings(layout=BrokerLayout(root), port=free_port())
     broker = MosquittoProcess(settings, plain_config(settings)).start()
     try:
-        back, slowest, median = asyncio.run(_storm(broker, count, down_s))
+        # Its own thread: under pytest another library may already run an event loop
+        # in this one, and asyncio.run() refuses to nest.
+        with ThreadPoolExecutor(1, thread_name_prefix="storm") as pool:
+            back, slowest, median = pool.submit(asyncio.run, _storm(broker, count, down_s)).result()
     finally:
         broker.stop()
         shutil.rmtree(root, ignore_errors=True)
