@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from pywebpush import WebPushException, webpush
 from sqlalchemy.orm import Session
 
+from ..retry_after import retry_after
 from ..storage.database import Database
 from .channel import Message, NotifyConfigError, Outcome, Receipt
 from .messages import MESSAGE_KINDS
@@ -125,13 +126,9 @@ def _receipt_for(response: Any, error: str) -> Receipt:
     if code in (404, 410):
         return Receipt(Outcome.GONE, detail)
     if code == 429 or code >= 500:
-        return Receipt(Outcome.RETRY, detail, _retry_after(response))
+        return Receipt(
+            Outcome.RETRY,
+            detail,
+            retry_after(response.headers.get("Retry-After") if response.headers else None),
+        )
     return Receipt(Outcome.FAILED, detail)
-
-
-def _retry_after(response: Any) -> float | None:
-    value = response.headers.get("Retry-After") if response.headers else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None  # an HTTP date: our own backoff will do

@@ -9,11 +9,11 @@ status and ``Retry-After`` are all we need.
 
 from __future__ import annotations
 
-import email.utils
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
+
+from ..retry_after import retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,22 +35,6 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 
 _opener = urllib.request.build_opener(_NoRedirects())
-
-
-def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header (delay-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Result:
