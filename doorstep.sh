@@ -69,7 +69,9 @@ run_tests() {
     "$VENV/bin/lint-imports" --no-cache
     say "pytest (full suite)"
     set +e
-    "$VENV/bin/python" -m pytest "$@"
+    # Most tests wait on brokers, timers and browsers rather than the CPU, so three
+    # workers on a two-core machine finish in a third of the time.
+    "$VENV/bin/python" -m pytest -n "${DOORSTEP_TEST_WORKERS:-3}" --durations=15 "$@"
     local rc=$?
     set -e
     if [ "$rc" -eq 5 ]; then
