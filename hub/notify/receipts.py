@@ -18,11 +18,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..storage.models_notify import DeliveryRow, RecipientRow
-from .store import DELIVERED, FAILED, GONE, PENDING, SENT
+from .store import DELIVERED, FAILED, GONE, PENDING, SENDING, SENT
 
 SEEN = "seen"
-_RANK = {FAILED: 0, GONE: 0, PENDING: 1, SENT: 2, DELIVERED: 3}
-_STATE = {FAILED: FAILED, GONE: FAILED, PENDING: PENDING, SENT: SENT, DELIVERED: DELIVERED}
+_RANK = {FAILED: 0, GONE: 0, PENDING: 1, SENDING: 1, SENT: 2, DELIVERED: 3}
+_STATE = {
+    FAILED: FAILED,
+    GONE: FAILED,
+    PENDING: PENDING,
+    SENDING: PENDING,
+    SENT: SENT,
+    DELIVERED: DELIVERED,
+}
 
 
 def states(session: Session, key: str) -> dict[str, str]:

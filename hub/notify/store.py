@@ -10,15 +10,19 @@ save_notification(s, row); add_recipient(s, ...)  # the message itself and who i
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..storage._dialect import upsert_insert
 from ..storage.models_notify import DeliveryRow, NotificationRow, PushSubscriptionRow, RecipientRow
 
 PENDING, SENT, DELIVERED, FAILED, GONE = "pending", "sent", "delivered", "failed", "gone"
+# An attempt in flight: taken by one worker (see take_attempt). A worker that dies mid-send
+# leaves it so; after SENDING_LEASE any worker may take it again (at least once).
+SENDING = "sending"
+SENDING_LEASE = timedelta(seconds=30)  # longer than any channel's own timeout
 
 
 def save_subscription(
@@ -69,7 +73,8 @@ def delete_subscription(
 def claim_delivery(
     session: Session, *, key: str, person_id: str, channel: str, target: str, at: datetime
 ) -> bool:
-    """Record a pending delivery; False when this message was already claimed (a duplicate)."""
+    """Record a delivery whose first attempt is ours (SENDING, attempt 1); False when this
+    message was already claimed (a duplicate)."""
     stmt = (
         upsert_insert(session, DeliveryRow)
         .values(
@@ -77,8 +82,8 @@ def claim_delivery(
             person_id=person_id,
             channel=channel,
             target=target,
-            status=PENDING,
-            attempts=0,
+            status=SENDING,
+            attempts=1,
             created_at=at,
             updated_at=at,
         )
@@ -120,6 +125,40 @@ def record_attempt(
             provider_ref=provider_ref,
         )
     )
+
+
+def take_attempt(
+    session: Session,
+    *,
+    key: str,
+    person_id: str,
+    channel: str,
+    target: str,
+    seen: int,
+    at: datetime,
+) -> bool:
+    """Make the next attempt of a delivery ours; False when another worker has it.
+
+    The attempt counter is the version: several hubs that re-queued the same delivery
+    after a restart race for ``seen -> seen + 1``, and the row stays SENDING while the
+    winner sends, so a retry goes out once, not once per hub.
+    """
+    done = session.execute(
+        update(DeliveryRow)
+        .where(
+            DeliveryRow.dedup_key == key,
+            DeliveryRow.person_id == person_id,
+            DeliveryRow.channel == channel,
+            DeliveryRow.target == target,
+            DeliveryRow.attempts == seen,
+            or_(
+                DeliveryRow.status == PENDING,
+                and_(DeliveryRow.status == SENDING, DeliveryRow.updated_at < at - SENDING_LEASE),
+            ),
+        )
+        .values(status=SENDING, attempts=seen + 1, updated_at=at)
+    )
+    return bool(done.rowcount == 1)
 
 
 def deliveries(session: Session, key: str | None = None) -> list[DeliveryRow]:
@@ -189,7 +228,7 @@ def pending_deliveries(session: Session) -> list[tuple[DeliveryRow, Notification
     stmt = (
         select(DeliveryRow, NotificationRow)
         .join(NotificationRow, NotificationRow.dedup_key == DeliveryRow.dedup_key)
-        .where(DeliveryRow.status == PENDING)
+        .where(DeliveryRow.status.in_((PENDING, SENDING)))
         .order_by(DeliveryRow.id)
     )
     return [(d, n) for d, n in session.execute(stmt)]
@@ -241,7 +280,7 @@ def prune(session: Session, before: datetime, batch: int = 1000) -> int:
     """Forget notifications made before ``before`` (their text may name people, e.g. the
     carers expected at a ring), with their recipients and deliveries; a notification with
     a delivery still pending is kept. Returns how many went."""
-    pending = select(DeliveryRow.dedup_key).where(DeliveryRow.status == PENDING)
+    pending = select(DeliveryRow.dedup_key).where(DeliveryRow.status.in_((PENDING, SENDING)))
     keys = list(
         session.scalars(
             select(NotificationRow.dedup_key)

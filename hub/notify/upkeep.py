@@ -15,7 +15,15 @@ from datetime import datetime, timedelta
 from ..storage.database import Database
 from .channel import Channel, Message
 from .route import message_of
-from .store import FAILED, awaiting_report, pending_deliveries, record_attempt, set_reported
+from .store import (
+    FAILED,
+    SENDING,
+    SENDING_LEASE,
+    awaiting_report,
+    pending_deliveries,
+    record_attempt,
+    set_reported,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +80,10 @@ def left_pending(
                 )
                 continue
             delay = ((row.next_attempt_at or now) - now).total_seconds()
+            if row.status == SENDING:
+                # In flight, maybe at a hub that is running now: its lease must run out
+                # first (take_attempt keeps the two from both sending).
+                delay = max(delay, (row.updated_at + SENDING_LEASE - now).total_seconds())
             message = message_of(note, row.person_id, row.target)
             out.append((row.channel, message, row.attempts, delay))
     return out

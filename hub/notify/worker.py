@@ -50,6 +50,7 @@ from .store import (
     prune,
     record_attempt,
     save_notification,
+    take_attempt,
 )
 from .upkeep import left_pending, poll_reports
 
@@ -65,6 +66,8 @@ class Job:
     channel: str
     message: Message
     attempts: int = 0  # attempts made so far
+    # Re-queued from the database: another hub may hold the same delivery (see _take).
+    resumed: bool = False
 
 
 class NotifyWorker:
@@ -143,7 +146,8 @@ class NotifyWorker:
         """Re-queue deliveries left pending (by a stop or a crash); returns how many."""
         left = left_pending(self._db, set(self._channels), self._clock(), self._resume_max_age)
         jobs = [
-            (Job(channel, message, attempts), delay) for channel, message, attempts, delay in left
+            (Job(channel, message, attempts, resumed=True), delay)
+            for channel, message, attempts, delay in left
         ]
         for job, delay in jobs:
             self._enqueue(job, max(0.0, delay))
@@ -260,6 +264,17 @@ class NotifyWorker:
             self._pool.submit(self._attempt, job)
 
     def _attempt(self, job: Job) -> None:
+        # A fresh claim took its first attempt already; a retry or a resumed delivery may
+        # also sit in another hub's queue, so it is taken in the database first.
+        if (job.attempts > 0 or job.resumed) and not self._take(job):
+            log.info(
+                "%s %s for %s: another hub sent it",
+                job.channel,
+                job.message.key,
+                job.message.person_id,
+            )
+            self._done_one()
+            return
         channel = self._channels[job.channel]
         try:
             receipt = channel.send(job.message)
@@ -301,6 +316,22 @@ class NotifyWorker:
             log.warning("gave up %s %s for %s: %s", job.channel, m.key, m.person_id, receipt.detail)
         if retry and not self._stop.is_set():
             self._enqueue(Job(job.channel, m, attempts), delay)
+        self._done_one()
+
+    def _take(self, job: Job) -> bool:
+        m = job.message
+        try:
+            with self._db.session() as s:
+                return take_attempt(
+                    s, key=m.key, person_id=m.person_id, channel=job.channel, target=m.target,
+                    seen=job.attempts,
+                    at=self._clock(),
+                )  # fmt: skip
+        except Exception:  # unsure: sending twice beats not sending a safety message
+            log.exception("could not take delivery %s to %s", m.key, m.target)
+            return True
+
+    def _done_one(self) -> None:
         with self._cond:
             self._outstanding -= 1
             self._cond.notify_all()

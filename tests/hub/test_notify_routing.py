@@ -28,6 +28,7 @@ from hub.notify.store import (
     save_notification,
     subscriptions_of,
 )
+from hub.notify.upkeep import left_pending
 from hub.storage import Database, add_membership, create_home, create_person, register_device
 from hub.storage.models_registry import Role
 from protocol.signing import public_key_pem
@@ -361,3 +362,67 @@ def test_an_alert_posted_without_its_home_reaches_the_doors_home(
     assert request.payload is not None
     assert (request.payload["key"], request.payload["kind"]) == ("alert:77", "device_offline")
     assert request.payload["data"]["door"] == "Back door"
+
+
+def test_two_hubs_that_resume_the_same_retry_send_it_once(
+    database: Database,
+    endpoint: PushEndpoint,  # noqa: F811
+    run: Any,
+) -> None:
+    home, p = _people(database, ["anna", "ben"])
+    subscribe(database, endpoint, p["anna"], "anna")
+    subscribe(database, endpoint, p["ben"], "ben")
+    # Left by a stopped hub: anna's retry is due now; ben's was claimed but never tried
+    # (40 s ago, so past the grace a running claimant gets).
+    with database.session() as s:
+        for key, who, attempts in (("r:1", "anna", 1), ("r:2", "ben", 0)):
+            draft = Draft(key, "checkin", home, "", False, "t", "b", "/", "t")
+            save_notification(s, row_of(draft, DAY - timedelta(seconds=40)))
+            add_recipient(
+                s, key=key, person_id=p[who], device_id="", kind="checkin", skipped=None,
+                at=DAY - timedelta(seconds=40),
+            )  # fmt: skip
+            sub = subscriptions_of(s, p[who])[0].id
+            assert claim_delivery(
+                s, key=key, person_id=p[who], channel="webpush", target=sub,
+                at=DAY - timedelta(seconds=40),
+            )  # fmt: skip
+            if attempts:
+                record_attempt(
+                    s, key=key, person_id=p[who], channel="webpush", target=sub,
+                    status="pending", attempts=attempts, error="503", at=DAY,
+                    next_attempt_at=DAY,
+                )  # fmt: skip
+    clock = Clock(DAY)
+    hubs = [run(clock, NoticeBus()) for _ in range(3)]  # each re-queues both on start
+    assert endpoint.wait(lambda rs: len(rs) >= 2)
+    # The hubs that lost a race hold their copy until its lease ends (30 s away on the
+    # test's clock), so they never go idle here: wait for a wrong extra push instead.
+    time.sleep(0.5)
+    for hub in hubs:
+        hub.stop()
+    assert sorted(r.payload["key"] for r in endpoint.requests) == ["r:1", "r:2"]
+    assert endpoint.problems == []
+    with database.read_session() as s:
+        assert [(r.status, r.attempts) for r in deliveries(s, "r:1")] == [("sent", 2)]
+        assert [(r.status, r.attempts) for r in deliveries(s, "r:2")] == [("sent", 2)]
+
+
+def test_a_delivery_in_flight_is_left_to_its_hub_until_its_lease_ends(
+    database: Database,
+    endpoint: PushEndpoint,  # noqa: F811
+    run: Any,
+) -> None:
+    home, p = _people(database, ["anna"])
+    subscribe(database, endpoint, p["anna"], "anna")
+    with database.session() as s:
+        draft = Draft("g:1", "checkin", home, "", False, "t", "b", "/", "t")
+        save_notification(s, row_of(draft, DAY))
+        add_recipient(
+            s, key="g:1", person_id=p["anna"], device_id="", kind="checkin", skipped=None, at=DAY
+        )
+        sub = subscriptions_of(s, p["anna"])[0].id
+        assert claim_delivery(s, key="g:1", person_id=p["anna"], channel="webpush", target=sub,
+                              at=DAY)  # fmt: skip
+    left = left_pending(database, {"webpush"}, DAY + timedelta(seconds=5), timedelta(hours=1))
+    assert [(m.key, round(delay)) for _, m, _, delay in left] == [("g:1", 25)]
