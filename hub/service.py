@@ -22,6 +22,7 @@ from .commands import CommandService
 from .escalation import EscalationEngine
 from .health import HealthMonitor
 from .homeassistant import HomeAssistantBridge, HomeAssistantSettings
+from .homeassistant.bridge import bridge_will
 from .ingest import Ingest
 from .jobs import PeriodicJobs
 from .notice_relay import NoticeRelay, relay_enabled
@@ -42,12 +43,15 @@ def link_settings(runtime: HubRuntimeSettings) -> LinkSettings:
     if runtime.mqtt_ca and runtime.mqtt_cert and runtime.mqtt_key:
         tls = TlsFiles(ca=runtime.mqtt_ca, cert=runtime.mqtt_cert, key=runtime.mqtt_key)
     # A persistent session: the broker queues device messages while the hub restarts.
+    # The will tells Home Assistant the bridge is gone when the hub dies without a word
+    # (a clean stop says so itself); other hub processes re-assert "online" on refresh.
     return LinkSettings(
         host=runtime.mqtt_host,
         port=runtime.mqtt_port,
         client_id=runtime.mqtt_client_id,
         tls=tls,
         clean_start=False,
+        will=bridge_will(),
     )
 
 

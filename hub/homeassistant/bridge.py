@@ -43,6 +43,11 @@ from .topics import LOCK_SET_FILTER, Entity, availability_topic, device_of_lock_
 log = logging.getLogger(__name__)
 
 TEXT = WireProperties(content_type="text/plain")
+
+
+def bridge_will() -> WireMessage:
+    """The hub link's last will: the bridge's retained status turns "offline"."""
+    return WireMessage(HA_BRIDGE_STATUS, b"offline", qos=1, retain=True, properties=TEXT)
 JSON = WireProperties(content_type="application/json")
 JPEG = WireProperties(content_type="image/jpeg")
 _STATE_ENTITIES = (
