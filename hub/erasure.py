@@ -7,7 +7,9 @@ The audit log names people only by id (``person:<id>``), so it is never touched:
   visit windows, check-ins, push subscriptions and notification records;
 - the free-text reasons they gave for commands, and their name and notes in consent
   records (the decision itself is kept: it is the lawful basis of past recording);
-- for the person cared for in a home: that home's ring snapshots (rows and JPEGs).
+- for the person cared for in a home: that home's ring snapshots (rows and JPEGs);
+- their name, contact details and free text about them in other people's records
+  (escalation, break-glass, notifications, webhooks, alerts): ``hub.erasure_reach``.
 A tombstone row records when and by whom; an ``erasure`` audit entry records it too.
 
     summary = erase_person_data(hub.db, hub.files, person_id, by=person_ref(admin))
@@ -15,7 +17,7 @@ A tombstone row records when and by whom; an ``erasure`` audit entry records it 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -24,6 +26,8 @@ from sqlalchemy.orm import Session
 from protocol.base import utcnow
 
 from .audit import AuditAction, append, person_ref
+from .carer_photos import delete_for_person as delete_carer_photos  # issue 9
+from .erasure_reach import erase_references, needles_of
 from .errors import HubError, UnknownPerson
 from .storage.database import Database
 from .storage.homes import erase_person, members_of, memberships_of
@@ -50,6 +54,7 @@ class ErasureSummary:
     consent_fields_blanked: int
     snapshots_deleted: int
     snapshot_files_deleted: int
+    reached: dict[str, int] = field(default_factory=dict)  # see hub.erasure_reach
 
 
 def homes_of(session: Session, person_id: str) -> list[str]:
@@ -90,6 +95,8 @@ def erase_person_data(
         reasons = _blank_command_reasons(s, person_id)
         consent = blank_consent_names(s, person_id)
         shas = _delete_snapshots_of_homes(s, cared_for)
+        reached = erase_references(s, person_id, needles_of(s, person_id), cared_for=cared_for)
+        delete_carer_photos(s, person_id)  # their photos go with their consent (issue 9)
         erase_person(s, person_id)  # the row, and by cascade everything hanging off it
         summary = ErasureSummary(
             person_id=person_id,
@@ -101,8 +108,9 @@ def erase_person_data(
             consent_fields_blanked=consent,
             snapshots_deleted=len(shas),
             snapshot_files_deleted=0,
+            reached=reached,
         )
-        counts = {k: v for k, v in asdict(summary).items() if isinstance(v, int)}
+        counts = {k: v for k, v in asdict(summary).items() if isinstance(v, int)} | reached
         record_erasure(
             s,
             PersonErasure(

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from .audit import AuditAction, RefKind, append, person_ref, ref
+from .carer_photos import photo_ids_of_home
 from .errors import HubError
 from .policy import Permission, permissions
 from .storage.homes import get_home
@@ -55,6 +56,7 @@ class Expected:
     start: datetime  # aware, in the home's time zone
     end: datetime
     checked_in_at: datetime | None
+    photo_id: str | None = None  # the carer's photo for this home, shown with consent
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,7 @@ def expected_at(session: Session, home_id: str, at: datetime) -> list[Expected]:
         occurrence = occurrence_at(window, tz, at)
         if occurrence is not None:
             found.append((window, occurrence))
+    photos = photo_ids_of_home(session, home_id) if found else {}
     return [
         Expected(
             window_id=w.id,
@@ -107,6 +110,7 @@ def expected_at(session: Session, home_id: str, at: datetime) -> list[Expected]:
             start=o.start,
             end=o.end,
             checked_in_at=checked_in(session, w.id, o),
+            photo_id=photos.get(w.carer_id),
         )
         for w, o in sorted(found, key=lambda pair: pair[1].start)
     ]

@@ -21,6 +21,7 @@ from protocol.base import utcnow
 from .deps import public, require_session
 from .routes import admin, audit, auth, doors, events, invitations, live, me, stream, telecare
 from .routes import break_glass as break_glass_routes  # issue 9
+from .routes import carer_photos as carer_photo_routes  # issue 9: photos with consent
 from .routes import check_in_policy as check_in_routes  # issue 9: approval, auto-unlock
 from .routes import escalation as escalation_routes  # issue 9
 from .routes import exports as export_routes  # FHIR exports and reports (issue 10)
@@ -64,6 +65,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(privacy_routes.router)  # issue 9: privacy
     app.include_router(check_in_routes.router)  # issue 9: check-in policy and approvals
+    app.include_router(carer_photo_routes.router)  # issue 9: carers' photos with consent
     app.include_router(visit_report_routes.router)  # issue 9: visit records report
     app.include_router(push_routes.router)  # app.state.push set by `doorstep serve`
     app.include_router(notification_routes.router)  # issue 12

@@ -68,6 +68,10 @@ class AuditAction(StrEnum):
     # notifications (issue 12): a person's own choices, and seeing a notification
     NOTIFY_PREFERENCES_CHANGED = "notify_preferences_changed"
     NOTIFICATION_SEEN = "notification_seen"
+    # issue 9: a carer's photo, shown to one home's family with the carer's consent
+    CARER_PHOTO_ADDED = "carer_photo_added"  # with the consent that allows it
+    CARER_PHOTO_REMOVED = "carer_photo_removed"  # consent withdrawn: the photo is deleted
+    CARER_PHOTO_VIEWED = "carer_photo_viewed"  # only when seen through a grant (telecare)
 
 
 class RefKind(StrEnum):

@@ -10,6 +10,7 @@ from __future__ import annotations
 # Each module below registers its own tables when imported (issue 9, 10 and 12 work).
 from . import (  # noqa: F401
     models_care,
+    models_carer_photos,  # issue 9: carers' photos with consent
     models_homeassistant,
     models_privacy,
     models_visit_records,

@@ -3,6 +3,7 @@
 GET  /api/homes/{home}/escalation                 the policy (family)
 PUT  /api/homes/{home}/escalation                 set it (family owner: MANAGE_ESCALATION; audited)
 GET  /api/rings/{event_id}/escalation             a ring's escalation: steps, receipts, status
+                                                  (names too, for the family: the ring card)
 POST /api/escalations/{escalation_id}/acknowledge "I'm dealing with it": stops it (audited)
 GET  /api/escalations/mine                        an officer's rings that reached them, access open
 GET  /api/escalations/{escalation_id}/snapshot    that ring's picture, for an officer it reached
@@ -22,13 +23,14 @@ from sqlalchemy.orm import Session
 
 from hub.audit import AuditAction, RefKind, append, device_ref, person_ref, ref
 from hub.bus import Notice
-from hub.escalation import (
+from hub.escalation_policy import (
     MAX_CONTACTS,
     STEP_LIMITS_S,
     Policy,
     PolicyInvalid,
     effective_policy,
     may_follow,
+    names_of,
     receipts,
     ring_unlock,
     ring_url,
@@ -110,7 +112,11 @@ def put_policy(
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
 
 
-def _describe(s: Session, esc: RingEscalation) -> dict[str, object]:
+def _describe(s: Session, esc: RingEscalation, *, named: bool = False) -> dict[str, object]:
+    """The escalation as the API shows it; ``named`` (the family) adds people's names."""
+    steps = steps_of(s, esc.id)
+    answerer = (esc.answered_by or "").removeprefix("person:")
+    names = names_of(s, [answerer, *(p for st in steps for p in st.recipients)]) if named else {}
     return {
         "id": esc.id,
         "event_id": esc.event_id,
@@ -122,17 +128,20 @@ def _describe(s: Session, esc: RingEscalation) -> dict[str, object]:
         "next_due_at": esc.next_due_at.isoformat() if esc.next_due_at else None,
         "answered_at": esc.answered_at.isoformat() if esc.answered_at else None,
         "answered_by": esc.answered_by,
+        "answered_by_name": names.get(answerer),
         "telecare_may_unlock": esc.telecare_may_unlock,
+        "steps_planned": len(esc.plan),
         "steps": [
             {
                 "step": st.step,
                 "kind": st.kind,
                 "to": st.recipients,
+                "names": [names[p] for p in st.recipients if p in names],
                 "at": st.at.isoformat(),
                 "access_until": st.access_until.isoformat() if st.access_until else None,
                 "receipts": receipts(s, st.notify_key),
             }
-            for st in steps_of(s, esc.id)
+            for st in steps
         ],
     }
 
@@ -150,7 +159,9 @@ def ring_escalation(
             raise HTTPException(status.HTTP_404_NOT_FOUND, "this ring was not escalated")
         if not may_follow(s, esc, person, now):
             raise HTTPException(status.HTTP_403_FORBIDDEN, "not a ring of your home")
-        return _describe(s, esc)
+        # Names for the family (who see the home's events); an officer it reached gets ids.
+        family = Permission.VIEW_EVENTS in permissions(s, person, esc.home_id)
+        return _describe(s, esc, named=family)
 
 
 @router.get("/escalations/mine")
@@ -186,7 +197,7 @@ def _tell_family(hub: Hub, esc: RingEscalation, what: str, key: str, title: str,
         "key": key,
         "title": title,
         "body": body,
-        "url": ring_url(esc.home_id),
+        "url": ring_url(esc.home_id, esc.event_id),
         "tag": f"ring:{esc.event_id}",
         "safety": True,
         "extra": {"escalation": esc.id, "event_id": esc.event_id, "telecare": what},

@@ -48,6 +48,7 @@ NEEDS: dict[str, Permission] = {
     "gap": Permission.VIEW_HEALTH,
     "outbox_overflow": Permission.VIEW_HEALTH,
     "check_in": Permission.VIEW_EVENTS,
+    "escalation": Permission.VIEW_EVENTS,  # ids only; names come from the API
 }
 
 

@@ -31,6 +31,7 @@ from hub.storage.visits import add_window, find_window, remove_window, windows_o
 from hub.visits import CheckInRefused, Expected, check_in, expected_at
 
 from ..deps import CurrentPerson, HubDep, Now, authorise
+from .carer_photos import photo_url
 
 router = APIRouter(prefix="/api", tags=["visits"])
 
@@ -59,6 +60,8 @@ def expected_json(items: list[Expected]) -> list[dict[str, Any]]:
             "starts_at": e.start.isoformat(),
             "ends_at": e.end.isoformat(),
             "checked_in_at": e.checked_in_at.isoformat() if e.checked_in_at else None,
+            # issue 9: shown next to the name, only where the carer consented for this home
+            "photo_url": photo_url(e.photo_id) if e.photo_id else None,
         }
         for e in items
     ]

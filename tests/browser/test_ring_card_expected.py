@@ -61,6 +61,33 @@ def test_ring_card_names_the_expected_carer_then_shows_her_check_in(
     assert family.is_visible("#ring-card")
 
 
+def test_ring_card_shows_the_expected_carers_photo_given_with_consent(
+    site: Site, open_page: Any
+) -> None:
+    from hub.carer_photos import PhotoConsent, delete_photo, put_photo
+    from hub.storage.models_carer_photos import PhotoConsentBy
+    from tests.hub.test_carer_photos import photo
+
+    bea = site.people["bea"]
+    with site.rig.db.session() as s:
+        put_photo(s, site.home, bea, photo(300, 400), PhotoConsent(consent=True),
+                  consent_by=PhotoConsentBy.CARER, by=bea, at=utcnow())  # fmt: skip
+    try:
+        family = family_page(site, open_page)
+        ring_and_wait(site, family)
+        img = family.locator("#expected img[alt='Photo of Bea']")
+        expect(img).to_be_visible()
+        # Really loaded through the family's session (not a broken-image icon).
+        family.wait_for_function(
+            "() => { const i = document.querySelector(\"#expected img[alt='Photo of Bea']\");"
+            " return i && i.complete && i.naturalWidth > 0; }"
+        )
+        assert img.evaluate("i => i.naturalWidth / i.naturalHeight") == 0.75
+    finally:
+        with site.rig.db.session() as s:
+            delete_photo(s, site.home, bea, by=bea, at=utcnow())
+
+
 def test_a_ring_outside_every_window_says_so_plainly(site: Site, open_page: Any) -> None:
     with site.rig.db.session() as s:
         remove_window(s, site.visit)

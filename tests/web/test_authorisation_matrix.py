@@ -146,6 +146,35 @@ def _fresh_box(web: Web, ids: Ids) -> Ids:
         return {"break_glass_id": box.id}
 
 
+def _fresh_photo(web: Web, ids: Ids) -> Ids:
+    """The home's carer has a photo there, given with their consent (issue 9)."""
+    from hub.carer_photos import PhotoConsent, put_photo
+    from hub.storage.models_carer_photos import PhotoConsentBy
+    from tests.hub.test_carer_photos import photo
+
+    with web.rig.db.session() as s:
+        made = put_photo(
+            s,
+            ids["home"],
+            ids["carer"],
+            photo(64, 64),
+            PhotoConsent(consent=True),
+            consent_by=PhotoConsentBy.CARER,
+            by=ids["carer"],
+            at=utcnow(),
+        )
+        return {"photo_id": made.id}
+
+
+def _photo_body(_: Ids) -> dict[str, Any]:
+    import base64
+
+    from tests.hub.test_carer_photos import STATEMENT, photo
+
+    return {"image": base64.b64encode(photo(64, 64)).decode(), "consent": True,
+            "statement": STATEMENT}  # fmt: skip
+
+
 def _window_now(ids: Ids) -> dict[str, Any]:
     start = (utcnow() - timedelta(hours=1)).astimezone(ZoneInfo("Europe/London"))
     return {
@@ -227,6 +256,19 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/homes/{home}/carers"): Rule(HOME, (P.MANAGE_CARERS,)),
     ("POST", "/api/visits/{window_id}/check-in"): Rule(HOME, (P.CHECK_IN,)),
+    # carers' photos (issue 9): the carer on their own (CHECK_IN: the path's carer is the
+    # home's only logged-in carer), the owner on any carer's; seen like ring snapshots
+    ("PUT", "/api/homes/{home}/carers/{carer}/photo"): Rule(
+        HOME, (P.MANAGE_CARERS, P.CHECK_IN), body=_photo_body
+    ),
+    ("DELETE", "/api/homes/{home}/carers/{carer}/photo"): Rule(
+        HOME, (P.MANAGE_CARERS, P.CHECK_IN), prepare=_fresh_photo
+    ),
+    ("GET", "/api/homes/{home}/carer-photos"): Rule(HOME, (P.MANAGE_CARERS,)),
+    ("GET", "/api/my/carer-photos"): Rule("self"),
+    ("GET", "/api/carer-photos/{photo_id}"): Rule(
+        HOME, (P.VIEW_SNAPSHOTS, P.CHECK_IN), prepare=_fresh_photo
+    ),
     # visit records and the check-in policy (issue 9); PUT before DELETE: ends switched off
     ("GET", "/api/homes/{home}/reports/visits"): Rule(
         HOME, (P.VIEW_EVENTS,), query=lambda _: {"from": "2026-01-01", "to": "2026-01-31"}
@@ -436,6 +478,7 @@ def world(web: Web, people: dict[str, str]) -> dict[str, Ids]:
         ids |= _fresh_member(web, ids)
         ids |= _fresh_approval(web, ids)  # issue 9: a check-in waiting for approval
         ids |= _fresh_escalation(web, ids) | _fresh_box(web, ids)  # issue 9
+        ids |= _fresh_photo(web, ids)  # issue 9: a carer's photo with consent
         hooks = _webhooks()  # issue 10: a webhook subscription and a dead letter
         ids |= hooks.matrix_subscription(web, ids) | hooks.matrix_dead_letter(web, ids)
         out[label] = ids

@@ -1,6 +1,7 @@
 // /carer: the carer's own visits with an "I'm here" button inside each window.
 
 import { api, me } from "./api.js";
+import { mountMyPhotos } from "./carer_photo.js";
 import { $, chrome, clearErrors, el, fail, notify, ready, registerServiceWorker } from "./ui.js";
 
 const DAYS = ["Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays"];
@@ -36,7 +37,7 @@ async function checkIn(visit, button, status) {
 }
 
 async function main() {
-  await me();
+  const who = await me();
   chrome(new Set(), null);
   const visits = await api("/api/my/visits");
   $("#loading").hidden = true;
@@ -50,6 +51,7 @@ async function main() {
     return el("li", { class: "visit" }, el("h2", { class: "visit-home", text: v.home_name }),
       el("p", { text: whenText(v) }), status, button);
   }));
+  await mountMyPhotos($("#my-photos"), who.person_id); // issue 9: optional photo, with consent
 }
 
 main().then(ready, fail);

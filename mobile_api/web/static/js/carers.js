@@ -2,6 +2,7 @@
 // for a carer or a family member (the link carries the token in its #fragment).
 
 import { api, homeOf, me, rightsIn } from "./api.js";
+import { mountOwnerPhotos } from "./carer_photo.js";
 import { $, chrome, clearErrors, el, fail, homeFromPath, notify, ready, showErrors, when } from "./ui.js";
 
 const home = homeFromPath();
@@ -107,6 +108,7 @@ async function main() {
   if (canManage) {
     const carers = await api(`${base}/carers`);
     $("#carer").replaceChildren(...carers.map((c) => el("option", { value: c.person_id, text: c.name })));
+    await mountOwnerPhotos($("#photos"), home, carers); // issue 9: photos with consent
   }
 }
 

@@ -5,6 +5,7 @@ import { api, ApiError, homeOf, me, rightsIn, toLogin } from "./api.js";
 import { DoorPanel } from "./doorstate.js";
 import { now } from "./marks.js";
 import { Approvals } from "./approvals.js";
+import { EscalationLines } from "./escalation.js";
 import { RingCard, renderExpected } from "./ring.js";
 import { Unlocker } from "./unlock.js";
 import { $, chrome, clock, fail, homeFromPath, ready, registerServiceWorker } from "./ui.js";
@@ -41,6 +42,14 @@ async function main() {
   // Carers waiting for the family's one-tap approval (only people who may unlock).
   const approvals = rights.has("unlock") ? new Approvals(home, unlocker, timeZone) : null;
   let expected = null;
+  const escalation = new EscalationLines($("#ring-escalation"), timeZone);
+  // A ring escalating (a notice, or the page opened on it): its card shows, with the steps.
+  const followRing = async (eventId, sseAt) => {
+    const desc = rights.has("view_events") ? await escalation.follow(eventId) : null;
+    if (!desc || (card.ring && card.ring.event_id === eventId)) return;
+    card.show({ event_id: desc.event_id, device: desc.device, home, at: desc.ring_at }, sseAt, expected);
+    escalation.render(desc);
+  };
 
   const canUnlock = rights.has("unlock");
   $("#unlock").hidden = !canUnlock;
@@ -66,6 +75,7 @@ async function main() {
   const handlers = {
     ring: (data, sseAt) => {
       panel.select(data.device);
+      escalation.clear();
       card.show(data, sseAt, expected);
       $("#announce").textContent = `The doorbell rang at ${clock(data.at, timeZone)}.`;
     },
@@ -78,6 +88,7 @@ async function main() {
       }
     },
     command: (data) => unlocker.onNotice("command", data),
+    escalation: (data, sseAt) => followRing(data.event_id, sseAt).catch(() => {}),
     check_in: (data) => {
       card.onCheckIn(data);
       if (approvals) approvals.load().catch(() => {});
@@ -99,6 +110,8 @@ async function main() {
   panel.load(doors);
   showExpected(answer);
   if (approvals) await approvals.load().catch(() => {});
+  const opened = new URLSearchParams(location.search).get("ring");
+  if (opened) await followRing(opened, now()).catch(() => {});
 }
 
 /** The live stream; body[data-stream] says "open" once notices can arrive. */

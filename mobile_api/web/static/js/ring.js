@@ -24,6 +24,9 @@ export function renderExpected(node, expected, timeZone, outsideWindows = false,
   }
   node.replaceChildren(el("p", { class: "expected-title", text: "Expected now:" }), el("ul", { class: "list" },
     expected.map((v) => el("li", {},
+      // issue 9: the carer's photo, only where they consented for this home
+      v.photo_url ? el("img", { class: "carer-photo", src: v.photo_url, width: 64,
+        alt: `Photo of ${v.name || "the carer"}` }) : "",
       el("strong", { text: v.name || "A carer" }),
       v.agency ? ` (${v.agency})` : "",
       `, ${hhmm(v.start, timeZone)}–${hhmm(v.end, timeZone)}`,
