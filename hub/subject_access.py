@@ -67,7 +67,8 @@ This archive holds the personal data the Doorstep hub stores about one person
 
 person.json          the person's record (name, contact details); null once erased
 tables/*.json        rows of other tables that refer to the person (roles in homes,
-                     account, visit windows, check-ins, notifications, ...)
+                     account, visit windows, check-ins, notifications, ...); a binary
+                     value, such as a carer's photo, is a file beside it ({"file": ...})
 commands.json        door commands the person asked for (unlocks, live views, ...)
 consent.json         consent records naming the person
 audit.json           audit log entries naming the person (people appear by id only)
@@ -128,7 +129,9 @@ def _write_zip(
         for table, column in _referring_columns():
             rows = _rows(s, table, column, person_id)
             if rows:
-                put_json(f"tables/{table.name}.{column}.json", rows)
+                folder = f"tables/{table.name}.{column}"
+                put_json(f"{folder}.json", [_files_of(row, folder, i, put) for i, row in
+                                            enumerate(rows)])  # fmt: skip
         for table_name, column in _LOOSE_PERSON_COLUMNS:
             put_json(f"{table_name}.json", _rows(s, _table(table_name), column, person_id))
         consents = consents_naming(s, person_id)
@@ -149,6 +152,19 @@ def _write_zip(
         }
         zf.writestr("manifest.json", _json(manifest))
     return manifest
+
+
+def _files_of(row: dict[str, Any], folder: str, index: int, put: Any) -> dict[str, Any]:
+    """The row with each binary value (a carer's photo) written as a file of its own and
+    replaced by that file's name: a picture is useful to the person as a picture."""
+    out = dict(row)
+    for key, value in row.items():
+        if isinstance(value, bytes):
+            ext = ".jpg" if value.startswith(b"\xff\xd8\xff") else ".bin"
+            path = f"{folder}/{index}.{key}{ext}"
+            put(path, value)
+            out[key] = {"file": path}
+    return out
 
 
 def _home_data(s: Session, files: SnapshotFiles, home: str, put: Any, put_json: Any) -> None:

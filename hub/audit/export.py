@@ -83,6 +83,9 @@ _TYPES: dict[AuditAction, tuple[Code, Code | None, str]] = {
     A.WEBHOOK_ADDED: (_SECURITY, _SEC_CONFIG, "C"),
     A.WEBHOOK_REMOVED: (_SECURITY, _SEC_CONFIG, "D"),
     A.NOTIFICATION_SEEN: (_APP, None, "R"),
+    A.CARER_PHOTO_ADDED: (_APP, None, "C"),
+    A.CARER_PHOTO_REMOVED: (_APP, None, "D"),
+    A.CARER_PHOTO_VIEWED: (_RECORD, None, "R"),
 }
 # FHIR R4 outcome codes: 0 success, 4 minor failure, 8 serious failure.
 _MINOR_FAILURES = {A.LOGIN_FAILED, A.COMMAND_TIMED_OUT, A.HOME_ASSISTANT_REFUSED}

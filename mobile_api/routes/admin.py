@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from hub.audit import AuditAction, RefKind, append, device_ref, person_ref, ref
+from hub.carer_photos import delete_photo
 from hub.errors import InvalidValue, NotFound
 from hub.policy import GRANT_PERMISSIONS, Permission, permissions
 from hub.storage import (
@@ -232,6 +233,8 @@ def remove_member(
             )
         if not remove_membership(s, person_id=person_id, home_id=home, role=role):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member in this role")
+        if role is Role.CARER:  # no longer visiting: the family has no use for their photo
+            delete_photo(s, home, person_id, by=person, at=now)
         _audit(
             s,
             person,

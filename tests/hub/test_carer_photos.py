@@ -228,5 +228,7 @@ def test_subject_access_export_holds_the_photos_consent_record(
     export_person(database, SnapshotFiles(tmp_path), home["sam"], out, by=service_ref("t"), at=T0)
     with zipfile.ZipFile(out) as zf:
         [row] = json.loads(zf.read("tables/carer_photos.carer_id.json"))
+        picture = zf.read(row["jpeg"]["file"])
     assert row["consent_statement"] == STATEMENT
+    assert picture.startswith(b"\xff\xd8\xff")  # the picture itself, as a JPEG file
     assert row["consent_by"] == "family_owner"

@@ -191,3 +191,19 @@ def test_a_carer_who_left_the_home_can_still_withdraw_but_not_upload(web: Web) -
         remove_membership(s, person_id=leaver, home_id=web.rig.home, role=Role.CARER)
     assert client.put(url(web, leaver), headers=csrf, json=body()).status_code == 403
     assert client.delete(url(web, leaver), headers=csrf).status_code == 204
+
+
+def test_removing_a_carer_from_the_home_deletes_their_photo_there(web: Web) -> None:
+    leaving = make_person(web, "p_removed", Role.CARER, web.rig.home)
+    make_person(web, "p_admin", Role.ADMIN, web.rig.home)
+    carer, csrf = log_in(web, "p_removed")
+    link = carer.put(url(web, leaving), headers=csrf, json=body()).json()["photo_url"]
+    admin, admin_csrf = log_in(web, "p_admin")
+    r = admin.delete(f"/api/admin/homes/{web.rig.home}/members/{leaving}/carer", headers=admin_csrf)
+    assert r.status_code == 204
+    owner, _ = log_in(web, "p_owner")
+    assert owner.get(link).status_code == 404
+    with web.rig.db.read_session() as s:
+        removed = [e for e in entries(s) if e.action == "carer_photo_removed"]
+    assert removed
+    assert removed[-1].actor.endswith(leaving) is False  # removed by the admin, not the carer
