@@ -217,6 +217,24 @@ def _kb_fields(path: Path) -> dict[str, int]:
     return out
 
 
+def _rss_by_mapping(pid: int, top: int = 12) -> dict[str, float]:
+    """Resident MB per mapping of /proc/<pid>/smaps, summed by file name, largest first.
+
+    ``[anon]`` is the Python object arenas, thread stacks and large buffers; ``[heap]``
+    the C heap (pydantic-core's validators, OpenSSL, SQLite...).
+    """
+    kb: dict[str, int] = {}
+    name = "[anon]"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        first, *rest = line.split()
+        if not first.endswith(":"):  # a mapping's header: address range, perms, ..., path
+            name = Path(rest[4]).name if len(rest) > 4 else "[anon]"
+        elif first == "Rss:":
+            kb[name] = kb.get(name, 0) + int(rest[0])
+    largest = sorted(kb.items(), key=lambda item: -item[1])[:top]
+    return {mapping: round(size / 1024, 1) for mapping, size in largest}
+
+
 def measure_process(config: Path, idle_s: float) -> dict:
     """RSS and idle CPU of the agent as it really runs: its own process."""
     proc = subprocess.Popen(
@@ -236,6 +254,7 @@ def measure_process(config: Path, idle_s: float) -> dict:
         time.sleep(idle_s)
         cpu = (cpu_s() - before) / idle_s * 100
         status = _kb_fields(Path(f"/proc/{proc.pid}/status"))
+        by_mapping = _rss_by_mapping(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)
@@ -245,6 +264,8 @@ def measure_process(config: Path, idle_s: float) -> dict:
         "rss_anon_mb": round(status["RssAnon"] / 1024, 1),
         "rss_file_mb": round(status["RssFile"] / 1024, 1),
         "threads": status["Threads"],
+        # Where the resident memory is: the largest mappings (libraries by file name).
+        "rss_mb_by_mapping": by_mapping,
         "idle_cpu_percent_of_one_core": round(cpu, 2),
         "idle_window_s": idle_s,
     }
@@ -265,8 +286,9 @@ def measure_memory(idle_s: float) -> dict:
 # What the agent's process imports, in the order that adds up its resident memory.
 IMPORT_LADDER = (
     "numpy",
-    "cv2",
+    "simplejpeg",
     "cryptography.hazmat.primitives.asymmetric.ed25519",
+    "ssl",
     "paho.mqtt.client",
     "pydantic",
     "gpiozero",
@@ -275,6 +297,9 @@ IMPORT_LADDER = (
     "hardware.simulated",
     "edge.runner",
     "edge.cli",
+    # ``doorstep edge`` builds the whole command line first, so every package's
+    # subcommand module is loaded too; the conformance kit's is the heaviest.
+    "doorstep.conformance.cli",
 )
 _LADDER_SCRIPT = """
 import importlib, json, sys

@@ -36,7 +36,7 @@ class Still:
     jpeg: bytes
     width: int
     height: int
-    score: float  # sharpness: variance of the Laplacian
+    score: float  # hardware.imaging.sharpness: only compared within one buffer
     at: float  # time.monotonic() of the capture
 
 

@@ -2,6 +2,8 @@
 
 picamera2 needs libcamera, which only Raspberry Pi OS ships, so it is imported
 inside ``PiCamera.__init__`` and nowhere else: this module imports anywhere.
+OpenCV likewise is imported only by ``UsbCamera``: it would add some 35 MB to the edge
+agent's resident memory, and a Pi with its camera module never needs it.
 
     >>> camera = UsbCamera(0, width=640, height=480)   # doctest: +SKIP
     >>> camera.capture().shape                          # doctest: +SKIP
@@ -13,7 +15,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import cv2
 import numpy as np
 
 from .errors import CameraUnavailable
@@ -39,7 +40,7 @@ class PiCamera:
             self._camera: Any = Picamera2(camera_num)
             # A video configuration keeps frames flowing, so a ring burst takes
             # consecutive frames rather than one still-mode capture per frame.
-            # "RGB888" is BGR in memory: what OpenCV and our JPEG encoder expect.
+            # "RGB888" is BGR in memory: what hardware/imaging.py's encoder expects.
             config = self._camera.create_video_configuration(
                 main={"size": (width, height), "format": "RGB888"}, buffer_count=4
             )
@@ -83,6 +84,8 @@ class UsbCamera:
     """
 
     def __init__(self, source: int | str = 0, *, width: int = 640, height: int = 480) -> None:
+        import cv2  # only a USB camera needs OpenCV (see the module docstring)
+
         self.source = source
         self._lock = threading.Lock()
         self._capture = cv2.VideoCapture(source)
@@ -117,7 +120,7 @@ class UsbCamera:
                 f"USB camera {self.source} returned no frame: it may have been unplugged"
             )
         if frame.ndim == 2:
-            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+            frame = np.repeat(frame[:, :, None], 3, axis=2)  # grey to BGR
         return np.ascontiguousarray(frame, dtype=np.uint8)
 
     def close(self) -> None:

@@ -3,14 +3,24 @@ only has to pick one; privacy empties it; a lost camera is reported once."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 import time
+from datetime import datetime
+from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
+import simplejpeg
 
 from edge.frames import FrameBuffer
+from hardware.imaging import encode_jpeg
 from hardware.sim_camera import SimCamera
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2025, 3, 1, 10, 0, 0)
 
 
 def wait_for(predicate, timeout: float = 5.0) -> bool:
@@ -43,7 +53,7 @@ def test_best_is_the_sharpest_recent_picture_ready_encoded(buffer):
     assert best is not None
     assert best in recent
     assert best.score == max(s.score for s in recent)
-    image = cv2.imdecode(np.frombuffer(best.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    image = simplejpeg.decode_jpeg(best.jpeg, "BGR")
     assert image.shape == (360, 640, 3), "scaled to the snapshot width before encoding"
     assert (best.width, best.height) == (640, 360)
 
@@ -96,3 +106,72 @@ def test_lost_camera_is_reported_once_and_its_return_once(camera):
     finally:
         buf.stop()
     assert events == ["lost", "restored"]
+
+
+class ListCamera:
+    """Hands out the given frames in turn, then the last one again."""
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self.frames = frames
+        self.taken = 0
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        h, w = self.frames[0].shape[:2]
+        return w, h
+
+    def capture(self) -> np.ndarray:
+        frame = self.frames[min(self.taken, len(self.frames) - 1)]
+        self.taken += 1
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+def box(frame: np.ndarray, k: int) -> np.ndarray:
+    """A k x k mean filter (motion or focus blur), numpy only."""
+    padded = np.pad(frame.astype(np.uint32), ((k // 2, k - 1 - k // 2),) * 2 + ((0, 0),), "edge")
+    h, w = frame.shape[:2]
+    total = sum(padded[dy : dy + h, dx : dx + w] for dy in range(k) for dx in range(k))
+    return (total // (k * k)).astype(np.uint8)
+
+
+def test_the_ring_picture_is_the_unblurred_one_of_the_recent_frames():
+    sharp = SimCamera(640, 480, seed=21, visitor=True).render(0, False, T0)
+    frames = [box(sharp, 5), box(sharp, 3), sharp, box(sharp, 7), box(sharp, 3)]
+    camera = ListCamera(frames)
+    buf = FrameBuffer(camera, width=640, quality=80, size=5, interval_s=0.001)
+    for _ in frames:  # as the buffer's thread would, without its timing
+        buf._stills.append(buf._still())
+    best = buf.best()
+    assert best is not None
+    assert best.jpeg == encode_jpeg(sharp, quality=80), "the sharp frame, not a blurred one"
+    assert camera.taken == 5, "chosen from the buffer: no extra capture at the press"
+
+
+def test_the_agent_process_loads_neither_opencv_nor_numpy_random():
+    """OpenCV costs the agent some 35 MB resident and numpy.random 6 MB: neither may load."""
+    code = """
+        import sys
+        import doorstep.cli, edge.cli, edge.runner
+        from edge.frames import FrameBuffer
+        from hardware.simulated import SimulatedBoard
+        board = SimulatedBoard(camera_size=(1280, 720))
+        board.visitor = True
+        still = FrameBuffer(board.hardware.camera, width=640).best()
+        board.close()
+        assert still is not None and still.jpeg[:2] == b"\\xff\\xd8", still
+        print(sorted(m for m in ("cv2", "numpy.random") if m in sys.modules))
+    """
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,4 +1,6 @@
-"""Snapshot helpers: sharpness ranks blur correctly; JPEGs decode to the expected size."""
+"""Snapshot helpers: sharpness ranks blur correctly; JPEGs decode to the expected size.
+
+OpenCV is only the reference here: the helpers themselves are numpy and simplejpeg."""
 
 from __future__ import annotations
 
@@ -42,6 +44,28 @@ def test_encode_resizes_and_decodes(frame: np.ndarray) -> None:
     decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert decoded.shape == (360, 640, 3)
     assert np.abs(cv2.resize(frame, (640, 360)).astype(int) - decoded).mean() < 8
+
+
+@pytest.mark.parametrize("width", [640, 427, 500, 1000])
+def test_resize_averages_like_opencv_area(frame: np.ndarray, width: int) -> None:
+    """Whole factors (1280 -> 640) and the rest: close to OpenCV's INTER_AREA."""
+    ours = resize_to_width(frame, width)
+    height = round(720 * width / 1280)
+    assert ours.shape == (height, width, 3)
+    assert ours.dtype == np.uint8
+    reference = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+    assert np.abs(ours.astype(int) - reference).mean() < 3
+
+
+def test_box_blur_of_any_size_lowers_sharpness(frame: np.ndarray) -> None:
+    scores = [sharpness(cv2.blur(frame, (k, k))) if k > 1 else sharpness(frame) for k in (1, 3, 5)]
+    assert scores[0] > scores[1] > scores[2]
+    assert sharpness(cv2.blur(frame, (9, 1))) < scores[0], "horizontal motion blur too"
+
+
+def test_sharpness_of_a_flat_or_tiny_frame_is_zero() -> None:
+    assert sharpness(np.full((48, 64, 3), 128, np.uint8)) == 0.0
+    assert sharpness(np.zeros((2, 2, 3), np.uint8)) == 0.0
 
 
 def test_encode_never_upscales(frame: np.ndarray) -> None:

@@ -90,6 +90,7 @@ def test_hardware_imports_without_picamera2() -> None:
         board.ring()
         board.close()
         assert "picamera2" not in sys.modules
+        assert "cv2" not in sys.modules, "only UsbCamera loads OpenCV, when it is built"
         print("OK", len(names))
         """
     )

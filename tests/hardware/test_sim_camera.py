@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime
+from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from hardware.errors import CameraUnavailable, InvalidCameraSettings
-from hardware.imaging import pick_sharpest, sharpness
+from hardware.imaging import encode_jpeg, pick_sharpest, sharpness
 from hardware.sim_camera import SimCamera
 
 T0 = datetime(2025, 3, 1, 10, 0, 0)
@@ -90,7 +92,27 @@ def test_too_small_is_refused() -> None:
 
 def test_frames_encode_like_a_real_photo() -> None:
     frame = SimCamera(640, 480, seed=8, visitor=True, clock=fixed()).capture()
-    ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
-    assert ok
+    jpeg = encode_jpeg(frame, quality=80)
     # A flat synthetic picture would be a few kB; noise and detail make it photo-like.
     assert 15_000 < len(jpeg) < 150_000
+
+
+def test_small_frames_clip_the_time_stamp() -> None:
+    frame = SimCamera(64, 48, seed=1, clock=fixed()).capture()
+    assert frame.shape == (48, 64, 3)
+
+
+def test_drawn_with_numpy_alone() -> None:
+    """It runs in the edge agent's process: no OpenCV (35 MB), no numpy.random (6 MB)."""
+    code = (
+        "import sys\n"
+        "from hardware.sim_camera import SimCamera\n"
+        "SimCamera(320, 240, seed=1, visitor=True).capture()\n"
+        "print(sorted(m for m in ('cv2', 'numpy.random') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
