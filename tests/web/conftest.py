@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import httpx
 import pyotp
 import pytest
 import uvicorn
@@ -136,3 +139,40 @@ def server(web: Web) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(10)
+
+
+def stream_cookie(web: Web, base: str, name: str) -> str:
+    """A logged-in session's cookie for a live server. The cookie is Secure (HTTPS only);
+    test servers speak plain HTTP on loopback, so tests carry the session id by hand."""
+    r = httpx.post(
+        f"{base}/api/login",
+        json={"username": name, "password": PASSWORD, "totp": web.clock.code(web.totp[name])},
+    )
+    assert r.status_code == 200, r.text
+    return r.headers["set-cookie"].split(";")[0]
+
+
+def listen_stream(
+    base: str, cookie: str, kind: str, got: queue.Queue, ready: threading.Event, *, once: bool
+) -> None:
+    """Put the data of each ``kind`` event of /api/stream into ``got`` (only the first
+    with ``once``); ``ready`` is set when the hub feeds the stream. Ends when the server
+    stops or nothing is heard for 15 s."""
+    try:
+        with httpx.stream(
+            "GET", f"{base}/api/stream", headers={"Cookie": cookie},
+            timeout=httpx.Timeout(10, read=15),
+        ) as r:  # fmt: skip
+            assert r.headers["content-type"].startswith("text/event-stream")
+            event = None
+            for line in r.iter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                    if event == "ready":
+                        ready.set()
+                elif line.startswith("data: ") and event == kind:
+                    got.put(json.loads(line[6:]))
+                    if once:
+                        return
+    except (httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.ReadError):
+        return

@@ -16,7 +16,6 @@ import threading
 import time
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -24,34 +23,18 @@ from hub.escalation import Policy, set_policy
 from hub.storage.models_care import RingEscalation
 from hub.storage.models_registry import Role
 from protocol import utcnow
-from tests.web.conftest import PASSWORD, Web, log_in, make_person, wait_online
-
-
-def _cookie(web: Web, base: str, name: str) -> str:
-    r = httpx.post(
-        f"{base}/api/login",
-        json={"username": name, "password": PASSWORD, "totp": web.clock.code(web.totp[name])},
-    )
-    assert r.status_code == 200, r.text
-    return r.headers["set-cookie"].split(";")[0]
+from tests.web.conftest import (
+    Web,
+    listen_stream,
+    log_in,
+    make_person,
+    stream_cookie,
+    wait_online,
+)
 
 
 def _listen(base: str, cookie: str, got: queue.Queue, ready: threading.Event) -> None:
-    """Every ``escalation`` event of the stream into ``got`` until the server stops."""
-    try:
-        with httpx.stream(
-            "GET", f"{base}/api/stream", headers={"Cookie": cookie}, timeout=httpx.Timeout(10)
-        ) as r:
-            event = None
-            for line in r.iter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                    if event == "ready":
-                        ready.set()
-                elif line.startswith("data: ") and event == "escalation":
-                    got.put(json.loads(line[6:]))
-    except (httpx.RemoteProtocolError, httpx.ReadTimeout, httpx.ReadError):
-        return
+    listen_stream(base, cookie, "escalation", got, ready, once=False)
 
 
 def _drain(q: queue.Queue, wait: float = 0.5) -> list[dict[str, Any]]:
@@ -89,7 +72,7 @@ def test_each_step_reaches_the_family_stream_only(web: Web, server: str, hub_tim
         threading.Thread(
             target=_listen,
             daemon=True,
-            args=(server, _cookie(web, server, name), heard[name], ready),
+            args=(server, stream_cookie(web, server, name), heard[name], ready),
         ).start()
         assert ready.wait(5), f"{name}'s stream never became ready"
 

@@ -5,49 +5,18 @@ snapshot id (each viewing goes through the audited fetch), one without a grant n
 from __future__ import annotations
 
 import base64
-import json
 import queue
 import threading
 
-import httpx
 import pytest
 
 from hub.storage.models_registry import Grant, Role
 from hub.storage.snapshots import get_snapshot
-from tests.web.conftest import PASSWORD, Web, make_person, wait_online
-
-
-def _cookie(web: Web, base: str, name: str) -> str:
-    # The cookie is Secure (HTTPS only); this test server speaks plain HTTP on loopback,
-    # so the test carries the session id by hand.
-    r = httpx.post(
-        f"{base}/api/login",
-        json={"username": name, "password": PASSWORD, "totp": web.clock.code(web.totp[name])},
-    )
-    assert r.status_code == 200, r.text
-    return r.headers["set-cookie"].split(";")[0]
+from tests.web.conftest import Web, listen_stream, make_person, stream_cookie, wait_online
 
 
 def _listen(base: str, cookie: str, got: queue.Queue, ready: threading.Event) -> None:
-    try:
-        with httpx.stream(
-            "GET",
-            f"{base}/api/stream",
-            headers={"Cookie": cookie},
-            timeout=httpx.Timeout(10, read=15),
-        ) as r:
-            assert r.headers["content-type"].startswith("text/event-stream")
-            event = None
-            for line in r.iter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                    if event == "ready":  # the hub feeds this stream from now on
-                        ready.set()
-                elif line.startswith("data: ") and event == "ring":
-                    got.put(json.loads(line[6:]))
-                    return
-    except (httpx.RemoteProtocolError, httpx.ReadTimeout):
-        return  # a listener that hears nothing ends when the test server stops
+    listen_stream(base, cookie, "ring", got, ready, once=True)
 
 
 def test_ring_reaches_family_with_snapshot_and_telecare_without(web: Web, server: str) -> None:
@@ -70,7 +39,7 @@ def test_ring_reaches_family_with_snapshot_and_telecare_without(web: Web, server
         t = threading.Thread(
             target=_listen,
             daemon=True,
-            args=(server, _cookie(web, server, name), results[name], ready),
+            args=(server, stream_cookie(web, server, name), results[name], ready),
         )
         t.start()
         assert ready.wait(5)
