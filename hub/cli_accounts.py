@@ -5,7 +5,8 @@ that, people arrive through one-time invitations, which an operator can also mak
 
     $ doorstep hub create-admin --username root --password-file /run/secrets/admin
     $ doorstep hub invite --home HOME_ID --role family_owner --name "Anna"
-    $ doorstep hub seal-totp      # make the TOTP key; encrypt secrets kept in the clear
+    $ doorstep hub seal-secrets   # make the sealing key; encrypt secrets kept in the clear
+    (TOTP and webhook signing secrets; ``seal-totp`` is the older name of the same command)
     (prints the one-time token; the link to send is https://<hub>/invite#<token>)
 """
 
@@ -37,11 +38,13 @@ def add_account_commands(hub: argparse._SubParsersAction) -> None:
     admin.add_argument("--db", metavar="URL", help="database URL (default from settings)")
     admin.set_defaults(handler=_create_admin)
 
-    seal = hub.add_parser(
-        "seal-totp", help="make the TOTP key if absent and encrypt secrets stored in the clear"
-    )
-    seal.add_argument("--db", metavar="URL", help="database URL (default from settings)")
-    seal.set_defaults(handler=_seal_totp)
+    for name in ("seal-secrets", "seal-totp"):  # seal-totp: its name before webhooks
+        seal = hub.add_parser(
+            name,
+            help="make the sealing key if absent; encrypt TOTP and webhook secrets kept plain",
+        )
+        seal.add_argument("--db", metavar="URL", help="database URL (default from settings)")
+        seal.set_defaults(handler=_seal_totp)
 
     invite = hub.add_parser("invite", help="make a one-time invitation into a home")
     invite.add_argument("--home", required=True, help="id of the home")
@@ -152,15 +155,20 @@ def _create_admin(args: argparse.Namespace) -> int:
 def _seal_totp(args: argparse.Namespace) -> int:
     from .errors import HubError
     from .storage.totp_sealing import seal_plain_secrets
+    from .webhooks.secrets import seal_plain_secrets as seal_webhook_secrets
 
     try:
         db = _database(args, upgrade=False, make_key=True)
         with db.session() as s:
             count = seal_plain_secrets(s)
+            hooks = seal_webhook_secrets(s)
     except (HubError, OSError) as exc:
         print(f"doorstep: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    print(f"sealed {count} TOTP secret(s); keep the key file with the database backups")
+    print(
+        f"sealed {count} TOTP secret(s) and {hooks} webhook signing secret(s); "
+        "keep the key file with the database backups"
+    )
     return EXIT_OK
 
 

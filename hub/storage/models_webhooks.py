@@ -37,8 +37,14 @@ class WebhookSubscription(Base):
     home_id: Mapped[str | None] = mapped_column(
         ForeignKey("homes.id", ondelete="CASCADE"), index=True
     )
-    # "whsec_" + base64 of 32 random bytes; the HMAC key (Standard Webhooks' format).
+    # The HMAC key: "whsec_" + base64 of 32 random bytes (Standard Webhooks' format),
+    # kept sealed ("whsealed_...", hub.webhooks.secrets) when the hub has a key; plain
+    # only if written before the key existed (sealed on its next use).
     secret: Mapped[str] = mapped_column(String(100))
+    # The secret before the last rotation (same form), also signed with until
+    # ``previous_secret_until`` so partners can switch over without missing a request.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(100))
 

@@ -1,5 +1,6 @@
 """TOTP secrets encrypted at rest (AES-256-GCM), so a copy of the database alone cannot
-mint second-factor codes.
+mint second-factor codes. The sealing itself is ``hub.storage.sealing`` (shared with
+webhook signing secrets); this module is what is TOTP-specific.
 
 A sealed secret is base64url(nonce 12 B + ciphertext of the secret's 20 raw bytes +
 tag 16 B): exactly 64 characters, so it fits the existing ``accounts.totp_secret``
@@ -20,59 +21,35 @@ A ``Database`` built with a sealer hands it to every session (``session.info``):
 from __future__ import annotations
 
 import base64
-import os
-import secrets
-from pathlib import Path
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..errors import SettingsError, StorageError
 from .models_accounts import Account
+from .sealing import SESSION_KEY, SealError, SecretSealer, sealed_length
 
-SESSION_KEY = "doorstep_totp_sealer"
-SEALED_LENGTH = 64
-_NONCE = 12
+SEALED_LENGTH = sealed_length(20)  # 64
 
 
-class TotpSealError(StorageError, ValueError):
+class TotpSealError(SealError):
     """A sealed TOTP secret that cannot be opened (wrong key, tampered, or no key)."""
 
 
-class TotpSealer:
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise SettingsError(f"a TOTP key has 32 bytes, not {len(key)}: make a new one")
-        self._aead = AESGCM(key)
+class TotpSealer(SecretSealer):
+    """The hub's sealing key, with the TOTP way of sealing (the person id bound to it).
 
-    @classmethod
-    def load(cls, path: Path) -> TotpSealer | None:
-        """The key in ``path``, or None when there is no such file (secrets stay plain)."""
-        return cls(path.read_bytes()) if path.exists() else None
-
-    @classmethod
-    def load_or_create(cls, path: Path) -> TotpSealer:
-        """The key in ``path``; made (32 random bytes, readable by the owner only) if absent."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(secrets.token_bytes(32))
-        return cls(path.read_bytes())
+    Kept as the type ``Database`` takes: every other kind of secret uses the same key
+    through ``SecretSealer``'s methods.
+    """
 
     def seal(self, person_id: str, secret_b32: str) -> str:
         raw = base64.b32decode(secret_b32.upper() + "=" * (-len(secret_b32) % 8))
-        nonce = secrets.token_bytes(_NONCE)
-        sealed = nonce + self._aead.encrypt(nonce, raw, person_id.encode())
-        return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+        return self.seal_bytes(raw, bound_to=person_id.encode())
 
     def open(self, person_id: str, stored: str) -> str:
-        blob = base64.urlsafe_b64decode(stored + "=" * (-len(stored) % 4))
         try:
-            raw = self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], person_id.encode())
-        except InvalidTag:
+            raw = self.open_bytes(stored, bound_to=person_id.encode())
+        except SealError:
             raise TotpSealError(
                 "a TOTP secret does not open with this hub's key: restore the key file "
                 "(DOORSTEP_HUB_TOTP_KEY) or let the person enrol again"

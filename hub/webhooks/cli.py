@@ -5,6 +5,8 @@
     (prints the subscription and its secret, once)
     $ doorstep hub webhook list
     $ doorstep hub webhook remove SUBSCRIPTION_ID
+    $ doorstep hub webhook rotate-secret SUBSCRIPTION_ID [--grace-hours 24]
+    (prints the new secret, once; the old one also signs until the grace period ends)
     $ doorstep hub webhook dead-letters
     $ doorstep hub webhook retry DELIVERY_ID
 
@@ -55,6 +57,17 @@ def add_webhook_commands(
     retry = sub.add_parser("retry", help="send a dead letter again")
     retry.add_argument("delivery_id", type=int)
     commands.append((retry, _retry))
+    rotate = sub.add_parser(
+        "rotate-secret", help="a new signing secret (printed once); the old one signs a while"
+    )
+    rotate.add_argument("subscription_id")
+    rotate.add_argument(
+        "--grace-hours",
+        type=float,
+        default=None,
+        help="hours the old secret also signs (default DOORSTEP_WEBHOOK_ROTATION_GRACE_H, 24)",
+    )
+    commands.append((rotate, _rotate))
     for parser, handler in commands:
         db_option(parser)
         parser.set_defaults(handler=guarded(handler))
@@ -84,8 +97,10 @@ def _add(args: argparse.Namespace) -> int:
     from ..audit import AuditAction
     from ..cli_accounts import _operator
     from ..storage.homes import get_home
+    from .settings import WebhookSettings
     from .subscriptions import add_subscription, describe
 
+    allow_private = WebhookSettings().allow_private_targets
     db = _db(args)
     with db.session() as s:
         if args.home is not None:
@@ -98,6 +113,7 @@ def _add(args: argparse.Namespace) -> int:
             home_id=args.home,
             by=_operator(),
             at=utcnow(),
+            allow_private=allow_private,
         )
         _audit(
             s,
@@ -109,7 +125,21 @@ def _add(args: argparse.Namespace) -> int:
         )
         print(json.dumps(describe(sub) | {"secret": secret}, indent=2))
     print("Give the secret to the partner now: it is not shown again.")
+    _warn_if_unsealed(sub.secret)
     return 0
+
+
+def _warn_if_unsealed(stored: str) -> None:
+    import sys
+
+    from .secrets import is_sealed
+
+    if not is_sealed(stored):
+        print(
+            "doorstep: warning: this hub has no sealing key yet, so the secret is stored in "
+            "the clear; run 'doorstep hub seal-secrets' to make the key and seal it",
+            file=sys.stderr,
+        )
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -150,4 +180,40 @@ def _retry(args: argparse.Namespace) -> int:
         retry_dead(s, args.delivery_id, now=utcnow())
         _audit(s, AuditAction.WEBHOOK_RETRIED, sub_id, home=home, delivery=args.delivery_id)
     print(f"delivery {args.delivery_id} is queued again")
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from protocol.base import utcnow
+
+    from ..audit import AuditAction
+    from ..errors import InvalidValue
+    from .secrets import rotate_secret
+    from .settings import WebhookSettings
+    from .subscriptions import get_subscription
+
+    hours = args.grace_hours
+    if hours is None:
+        hours = WebhookSettings().rotation_grace_h
+    if not 0 <= hours <= 24 * 30:
+        raise InvalidValue(f"--grace-hours {hours}: give 0 to 720")
+    now = utcnow()
+    with _db(args).session() as s:
+        sub = get_subscription(s, args.subscription_id)
+        secret = rotate_secret(s, sub, now=now, grace=timedelta(hours=hours))
+        until = sub.previous_secret_until
+        _audit(
+            s,
+            AuditAction.KEY_CHANGED,
+            sub.id,
+            home=sub.home_id,
+            change="webhook_secret_rotated",
+            old_secret_signs_until=until.isoformat() if until else None,
+        )
+    shown = {"id": sub.id, "secret": secret, "old_secret_signs_until": until and until.isoformat()}
+    print(json.dumps(shown, indent=2))
+    print("Give the new secret to the partner now: it is not shown again.")
+    _warn_if_unsealed(sub.secret)
     return 0

@@ -26,6 +26,7 @@ from ..storage.models_webhooks import (
     WebhookOutboxRow,
     WebhookSubscription,
 )
+from .secrets import WebhookSecretError, signing_secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +36,11 @@ class Claimed:
     delivery_id: int
     attempts: int  # made before this one
     url: str
-    secret: str
+    secrets: tuple[str, ...]  # to sign with: the current one (and the old one in a rotation)
     outbox: Any  # a detached WebhookOutboxRow (ce_id, type, subject, time, data)
+    # Why it cannot be signed (a sealed secret this hub cannot open): the attempt fails
+    # with this, retried like any failure, so one broken subscription blocks no other.
+    error: str | None = None
 
 
 def claim_due(session: Session, *, now: datetime, lease_s: float, limit: int) -> list[Claimed]:
@@ -63,8 +67,13 @@ def claim_due(session: Session, *, now: datetime, lease_s: float, limit: int) ->
             .values(next_attempt_at=lease_end, updated_at=now)
             .execution_options(synchronize_session=False)
         ).rowcount
-        if won == 1:
-            claimed.append(Claimed(delivery.id, delivery.attempts, sub.url, sub.secret, row))
+        if won != 1:
+            continue
+        try:
+            keys, error = tuple(signing_secrets(session, sub, now=now)), None
+        except WebhookSecretError as exc:
+            keys, error = (), str(exc)
+        claimed.append(Claimed(delivery.id, delivery.attempts, sub.url, keys, row, error))
     return claimed
 
 

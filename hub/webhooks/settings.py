@@ -38,3 +38,17 @@ class WebhookSettings(BaseSettings):
         default=7, description="Delivered rows are forgotten after this many days."
     )
     senders: PositiveInt = Field(default=4, le=64, description="Requests in flight at once.")
+    allow_private_targets: bool = Field(
+        default=False,
+        description=(
+            "Let webhooks go to loopback, link-local, private and other non-public "
+            "addresses, and plain http:// to them (a relay on the hub's own network). "
+            "Off: such subscriptions are refused, and checked again at every delivery."
+        ),
+    )
+    rotation_grace_h: float = Field(
+        default=24.0,
+        ge=0,
+        le=24 * 30,
+        description="After a secret rotation, hours the old secret also signs (0: none).",
+    )

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 PREFIX = "whsec_"
 TOLERANCE_S = 300  # a receiver should refuse timestamps further off than this
@@ -38,13 +38,16 @@ def signature(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def signed_headers(
-    secret: str, msg_id: str, body: bytes, *, timestamp: int | None = None
+    secret: str | Sequence[str], msg_id: str, body: bytes, *, timestamp: int | None = None
 ) -> dict[str, str]:
+    """Headers of one request; several secrets (a rotation's grace) give one signature
+    each, space-separated, and a receiver accepts the request if any of them verifies."""
     ts = int(time.time()) if timestamp is None else timestamp
+    keys = [secret] if isinstance(secret, str) else list(secret)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(ts),
-        "webhook-signature": signature(secret, msg_id, ts, body),
+        "webhook-signature": " ".join(signature(k, msg_id, ts, body) for k in keys),
     }
 
 

@@ -1,9 +1,10 @@
 """Partner subscriptions: who gets which event types, of which home, at which URL.
 
-The hub makes each subscription's signing secret; it is returned once, at creation,
-and never listed again. URLs must be ``https://``, except ``http://`` to a loopback
-host (127.0.0.0/8, ::1, localhost), which never leaves the machine (tests, a local
-relay).
+The hub makes each subscription's signing secret; it is returned once, at creation
+(or rotation), never listed again, and kept sealed with the hub's key
+(``hub.webhooks.secrets``). URLs must be ``https://`` to a host on the public
+internet: private, loopback and link-local targets, and ``http://``, need the
+operator's ``DOORSTEP_WEBHOOK_ALLOW_PRIVATE_TARGETS=true`` (``hub.webhooks.targets``).
 
     sub, secret = add_subscription(s, partner="Council", url="https://council.example/hook",
                                    event_types=["doorstep.ring"], home_id=None, by=..., at=now)
@@ -11,7 +12,6 @@ relay).
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -24,30 +24,40 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidValue, NotFound
 from ..storage.models_webhooks import WebhookSubscription
 from .catalogue import EVENT_TYPES
+from .secrets import store_secret
 from .signing import new_secret
+from .targets import BlockedTarget, Resolver, allowed_addresses, system_resolver
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def check_url(url: str, *, allow_private: bool = False, resolve: Resolver = system_resolver) -> str:
+    """``url`` if the hub may send to it now; InvalidValue saying why not otherwise.
 
-
-def check_url(url: str) -> str:
+    A name that does not resolve yet is accepted over https (the partner may not have
+    published it); every delivery checks again before it connects.
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
     if not host:
         raise InvalidValue(f"webhook URL {url!r} has no host: give https://host/path")
     if parts.username or parts.password:
         raise InvalidValue("put no credentials in a webhook URL: the signature authenticates")
-    if parts.scheme == "https" or (parts.scheme == "http" and _loopback(host)):
-        return url
-    raise InvalidValue(
-        f"webhook URL {url!r} must use https:// (http:// only to a loopback address)"
-    )
+    if parts.scheme not in ("https", "http"):
+        raise InvalidValue(f"webhook URL {url!r} must use https://")
+    plain = parts.scheme == "http"
+    try:
+        port = parts.port or (80 if plain else 443)
+        allowed_addresses(
+            host, port, allow_private=allow_private, plain_http=plain, resolve=resolve
+        )
+    except BlockedTarget as exc:
+        raise InvalidValue(str(exc)) from None
+    except (OSError, ValueError):
+        if plain:  # cannot show it stays on the hub's network
+            raise InvalidValue(
+                f"webhook URL {url!r} must use https:// (http:// only to a host on the "
+                "hub's own network that resolves now)"
+            ) from None
+    return url
 
 
 def check_types(types: Sequence[str]) -> list[str]:
@@ -67,16 +77,22 @@ def add_subscription(
     home_id: str | None,
     by: str,
     at: datetime,
+    allow_private: bool = False,
+    resolve: Resolver = system_resolver,
 ) -> tuple[WebhookSubscription, str]:
-    """A new subscription and its secret (shown to the caller once)."""
+    """A new subscription and its secret (shown to the caller once, kept sealed).
+
+    ``allow_private``: the operator's ``WebhookSettings.allow_private_targets``.
+    """
     secret = new_secret()
+    sub_id = str(uuid.uuid4())
     sub = WebhookSubscription(
-        id=str(uuid.uuid4()),
+        id=sub_id,
         partner=partner.strip(),
-        url=check_url(url),
+        url=check_url(url, allow_private=allow_private, resolve=resolve),
         event_types=check_types(event_types),
         home_id=home_id,
-        secret=secret,
+        secret=store_secret(session, sub_id, secret),
         created_at=at,
         created_by=by,
     )
@@ -116,4 +132,7 @@ def describe(sub: WebhookSubscription) -> dict[str, Any]:
         "event_types": list(sub.event_types),
         "home": sub.home_id,
         "created_at": sub.created_at.isoformat(),
+        "previous_secret_until": (
+            sub.previous_secret_until.isoformat() if sub.previous_secret_until else None
+        ),
     }

@@ -36,6 +36,7 @@ from .outbox import fan_out
 from .sender import Result, post
 from .settings import WebhookSettings
 from .signing import signed_headers
+from .targets import Resolver, system_resolver
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,10 @@ class WebhookWorker:
         bus: NoticeBus | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        resolve: Resolver = system_resolver,
     ) -> None:
         self.db = db
+        self.resolve = resolve  # tests point names at addresses of their choice
         self.bus = bus
         self._sub: Subscription | None = None
         self._listener: threading.Thread | None = None
@@ -180,12 +183,21 @@ class WebhookWorker:
             self._wake.set()
 
     def send(self, job: Claimed) -> Result:
+        if job.error is not None or not job.secrets:
+            return Result(None, None, (job.error or "no signing secret")[:500])
         body = envelope_bytes(job.outbox, source=self.settings.source)
         headers = signed_headers(
-            job.secret, job.outbox.ce_id, body, timestamp=int(self.clock().timestamp())
+            job.secrets, job.outbox.ce_id, body, timestamp=int(self.clock().timestamp())
         )
         headers |= {"content-type": CONTENT_TYPE, "user-agent": USER_AGENT}
-        return post(job.url, body, headers, timeout=self.settings.timeout_s)
+        return post(
+            job.url,
+            body,
+            headers,
+            timeout=self.settings.timeout_s,
+            allow_private=self.settings.allow_private_targets,
+            resolve=self.resolve,
+        )
 
     def _record(self, job: Claimed, result: Result) -> None:
         now = self.clock()

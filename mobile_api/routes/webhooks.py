@@ -2,15 +2,19 @@
 
 An admin manages subscriptions of the homes they administer; a subscription to every
 home (``home: null``) needs ``administer`` in every home of the hub. The signing
-secret is in the answer to the POST only. Every change is audited.
+secret is in the answer to the POST (or to a rotation) only. Every change is audited.
+URLs into the hub's own network are refused unless the operator allows them
+(``DOORSTEP_WEBHOOK_ALLOW_PRIVATE_TARGETS``): an admin of a home cannot lift that.
 
 GET    /api/admin/webhooks                         POST /api/admin/webhooks
 DELETE /api/admin/webhooks/{subscription_id}
+POST   /api/admin/webhooks/{subscription_id}/rotate-secret
 GET    /api/admin/webhooks/dead-letters            POST .../dead-letters/{delivery_id}/retry
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
@@ -23,6 +27,7 @@ from hub.errors import InvalidTransition, InvalidValue, NotFound
 from hub.storage.models_registry import Home
 from hub.webhooks.catalogue import EVENT_TYPES
 from hub.webhooks.deliveries import dead_letters, delivery_home, retry_dead
+from hub.webhooks.secrets import rotate_secret
 from hub.webhooks.subscriptions import (
     add_subscription,
     describe,
@@ -92,6 +97,7 @@ def subscribe(
                 home_id=body.home,
                 by=person_ref(person),
                 at=now,
+                allow_private=hub.webhooks.settings.allow_private_targets,
             )
         except InvalidValue as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
@@ -122,6 +128,35 @@ def unsubscribe(subscription_id: str, person: CurrentPerson, hub: HubDep, now: N
         home = sub.home_id
         remove_subscription(s, subscription_id)
         _audit(s, person, AuditAction.WEBHOOK_REMOVED, now, subscription_id, home=home)
+
+
+@router.post("/{subscription_id}/rotate-secret")
+def rotate(subscription_id: str, person: CurrentPerson, hub: HubDep, now: Now) -> dict[str, Any]:
+    """A new signing secret, shown once; the old one also signs for the grace period
+    (``DOORSTEP_WEBHOOK_ROTATION_GRACE_H``, 24 h by default)."""
+    grace = timedelta(hours=hub.webhooks.settings.rotation_grace_h)
+    with hub.db.session() as s:
+        mine, every = _scope(s, person)
+        try:
+            sub = get_subscription(s, subscription_id)
+        except NotFound:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such webhook") from None
+        if not _may(sub.home_id, mine, every):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such webhook")
+        secret = rotate_secret(s, sub, now=now, grace=grace)
+        until = sub.previous_secret_until.isoformat() if sub.previous_secret_until else None
+        _audit(
+            s,
+            person,
+            AuditAction.KEY_CHANGED,
+            now,
+            sub.id,
+            home=sub.home_id,
+            change="webhook_secret_rotated",
+            old_secret_signs_until=until,
+        )
+        # Shown once, like at creation: the partner needs it to check signatures.
+        return describe(sub) | {"secret": secret}
 
 
 @router.get("/dead-letters")

@@ -127,10 +127,17 @@ def test_bad_urls_and_types_are_refused_with_reasons(web: Web) -> None:  # noqa:
         r = client.post("/api/admin/webhooks", headers=csrf, json=base | change)
         assert r.status_code == 422, (change, r.text)
         assert words in r.text
-    loopback = client.post(
-        "/api/admin/webhooks", headers=csrf, json=base | {"url": "http://127.0.0.1:9/hook"}
-    )
-    assert loopback.status_code == 201, "http:// to loopback is allowed (tests, local relay)"
+    for url in (
+        "http://127.0.0.1:9/hook",
+        "https://127.0.0.1:9/hook",
+        "https://[::1]/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.1.2.3/hook",
+        "https://localhost/hook",
+    ):
+        inner = client.post("/api/admin/webhooks", headers=csrf, json=base | {"url": url})
+        assert inner.status_code == 422, (url, inner.text)
+        assert "DOORSTEP_WEBHOOK_ALLOW_PRIVATE_TARGETS" in inner.text, url
 
 
 def test_only_admins_of_the_home_and_of_every_home_for_all(web: Web) -> None:  # noqa: F811
@@ -175,3 +182,27 @@ def test_dead_letters_are_listed_and_can_be_sent_again(web: Web) -> None:  # noq
         assert d is not None
         assert (d.status, d.attempts) == ("pending", 0)
         assert any(e.action == "webhook_retried" for e in entries(s))
+
+
+def test_a_rotation_shows_the_new_secret_once_and_is_audited(web: Web) -> None:  # noqa: F811
+    client, csrf = _admin(web, "hookadmin5")
+    made = client.post(
+        "/api/admin/webhooks", headers=csrf, json=matrix_body({"home": web.rig.home})
+    ).json()
+    r = client.post(f"/api/admin/webhooks/{made['id']}/rotate-secret", headers=csrf)
+    assert r.status_code == 200, r.text
+    rotated = r.json()
+    assert rotated["secret"].startswith("whsec_")
+    assert rotated["secret"] != made["secret"]
+    assert rotated["previous_secret_until"] is not None  # the old one signs for a while
+    listed = client.get("/api/admin/webhooks").text
+    assert rotated["secret"] not in listed
+    assert made["secret"] not in listed
+    missing = client.post("/api/admin/webhooks/nope/rotate-secret", headers=csrf)
+    assert missing.status_code == 404
+    with web.rig.db.read_session() as s:
+        rotations = [e for e in entries(s) if e.action == "key_changed"]
+    assert [tuple(e.subjects) for e in rotations] == [
+        (f"webhook:{made['id']}", f"home:{web.rig.home}")
+    ]
+    assert rotations[0].details["change"] == "webhook_secret_rotated"

@@ -355,6 +355,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/api/admin/webhooks/{subscription_id}"): Rule(
         HOME, (P.ADMINISTER,), prepare=lambda w, ids: _webhooks().matrix_subscription(w, ids)
     ),
+    ("POST", "/api/admin/webhooks/{subscription_id}/rotate-secret"): Rule(
+        HOME, (P.ADMINISTER,), prepare=lambda w, ids: _webhooks().matrix_subscription(w, ids)
+    ),
     ("GET", "/api/admin/webhooks/dead-letters"): Rule("any_home", (P.ADMINISTER,)),
     ("POST", "/api/admin/webhooks/dead-letters/{delivery_id}/retry"): Rule(
         HOME, (P.ADMINISTER,), prepare=lambda w, ids: _webhooks().matrix_dead_letter(w, ids)
