@@ -7,10 +7,13 @@ measured in the same run.
   carries the picture inline, so ``picture_fetch`` is null unless the page had to fetch it;
 - unlock: the Unlock dialog is confirmed with a fresh authenticator code (the page's
   ``clicked_at``) -> step-up, command signed and sent, relay energised on the simulated
-  board, signed acknowledgement back -> "unlocked — relocking in 5 s" shown (``shown_at``).
+  board, signed acknowledgement back -> "unlocked — relocking in N s" shown (``shown_at``;
+  N is the hold time the door's acknowledgement reports).
 
-Breakdowns come from the hub's notice bus (when the hub had stored the ring, sent and
-heard back about the command) and from the board's relay history.
+Breakdowns (all from the same press or confirm) come from a subscriber of the bench's own
+on the broker (when the ring, the command and the acknowledgement crossed it), the hub's
+notice bus (when the hub had stored the ring, sent and heard back about the command), the
+board's relay history and the page's Resource Timing (when the unlock POST was answered).
 
     $ .venv/bin/python -m bench.ring_to_screen --trials 100
 """
@@ -93,12 +96,14 @@ class WireClock:
 
     def __init__(self, stack: Stack) -> None:
         self.rings: dict[str, float] = {}
+        self.commands: list[float] = []
         self.acks: list[float] = []
         self.link = MqttLink(
             LinkSettings(stack.broker_host, stack.broker_port, "bench-wire", clean_start=True)
         )
         self.link.subscribe(f"{PREFIX}/{stack.device}/event/+", self._on_event)
         self.link.subscribe(topic_for(TopicKind.ACK, stack.device), self._on_ack)
+        self.link.subscribe(topic_for(TopicKind.COMMAND, stack.device), self._on_command)
 
     def _on_event(self, topic: str, payload: bytes, _props: object) -> None:
         at = epoch_ms()
@@ -109,8 +114,14 @@ class WireClock:
     def _on_ack(self, _topic: str, _payload: bytes, _props: object) -> None:
         self.acks.append(epoch_ms())
 
+    def _on_command(self, _topic: str, _payload: bytes, _props: object) -> None:
+        self.commands.append(epoch_ms())
+
     def first_ack_after(self, at: float) -> float | None:
         return next((t for t in self.acks if t >= at), None)
+
+    def first_command_after(self, at: float) -> float | None:
+        return next((t for t in self.commands if t >= at), None)
 
     @contextmanager
     def running(self) -> Iterator[WireClock]:
@@ -232,8 +243,8 @@ def unlock_trials(
         k: []
         for k in (
             "shown",
-            "step_up",
             "unlock_post",
+            "command_on_wire",
             "relay",
             "ack_to_shown",
             "hub_sent",
@@ -270,10 +281,13 @@ def unlock_trials(
         acked = bus.seen.get(("command:acknowledged", m["command_id"]))
         if acked is not None:
             out["acked_to_shown"].append(m["shown_at"] - offset - acked)
-        step_up, post = resource(page, "/api/step-up"), resource(page, "/unlock")
-        if step_up is not None and post is not None:
-            out["step_up"].append(step_up["end"] - m["clicked_at"])
+        # The code travels with the unlock POST (one request steps up and unlocks).
+        post = resource(page, "/unlock")
+        if post is not None:
             out["unlock_post"].append(post["end"] - m["clicked_at"])
+        command_on_wire = wire.first_command_after(clicked)
+        if command_on_wire is not None:
+            out["command_on_wire"].append(command_on_wire - clicked)
         # The page also polls the command every 250 ms: did a poll, not the stream, settle it?
         polled = resource(page, f"/api/commands/{m['command_id']}")
         if polled is not None and 0 <= m["shown_at"] - polled["end"] < 5:
@@ -340,8 +354,8 @@ def main() -> None:
         },
         "unlock": {
             "confirm_to_acknowledgement_shown": unlock_s.get("shown"),
-            "confirm_to_step_up_answered": unlock_s.get("step_up"),
             "confirm_to_unlock_post_answered": unlock_s.get("unlock_post"),
+            "confirm_to_command_on_the_broker": unlock_s.get("command_on_wire"),
             "confirm_to_relay_energised": unlock_s.get("relay"),
             "relay_energised_to_acknowledgement_shown": unlock_s.get("ack_to_shown"),
             "relay_energised_to_ack_on_the_broker": unlock_s.get("ack_on_wire"),

@@ -363,6 +363,7 @@ class EdgeAgent:
         outcome: AckOutcome,
         reason: RejectReason | None = None,
         detail: str = "",
+        relock_in_s: float | None = None,
     ) -> None:
         ack = self.make.ack(
             command_id=command_id,
@@ -372,6 +373,7 @@ class EdgeAgent:
             counter=self.guard.counter,
             reason=reason,
             detail=detail,
+            relock_in_s=relock_in_s,
         )
         envelope = sign(ack, self.device_key)
         self.link.publish(encode_signed(TopicKind.ACK, self.device_id, envelope))
@@ -379,7 +381,9 @@ class EdgeAgent:
     def _do_unlock(self, command: AnyCommand) -> None:
         outcome = self.lock.unlock(command.id, getattr(command, "hold_s", None))
         if outcome.ok:
-            self._ack(command.id, command.action, AckOutcome.EXECUTED)
+            self._ack(
+                command.id, command.action, AckOutcome.EXECUTED, relock_in_s=outcome.relock_in_s
+            )
             # Tell the person inside; the lock service already shows the pattern.
             self.cues.give(CueKind.FAMILY_UNLOCKED, pattern=False)
         else:

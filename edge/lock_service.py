@@ -32,6 +32,9 @@ class LockOutcome:
     ok: bool
     state: LockState
     detail: str = ""
+    # After a release: seconds until this service re-locks by itself (None: a deadbolt,
+    # which waits for the door instead). Goes into the command's acknowledgement.
+    relock_in_s: float | None = None
 
 
 class LockService:
@@ -98,7 +101,8 @@ class LockService:
             self._timer = threading.Timer(hold, self._hold_over)
             self._timer.daemon = True
             self._timer.start()
-            return LockOutcome(True, LockState.RELEASED)
+            relock_in = hold if self.kind == "strike" else None
+            return LockOutcome(True, LockState.RELEASED, relock_in_s=relock_in)
 
     def door_closed(self) -> None:
         """A deadbolt waiting for the door re-locks now."""

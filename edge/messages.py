@@ -96,6 +96,7 @@ class MessageFactory:
         counter: int,
         reason: RejectReason | None = None,
         detail: str = "",
+        relock_in_s: float | None = None,
     ) -> CommandAck:
         return CommandAck(
             device=self.device_id,
@@ -109,4 +110,5 @@ class MessageFactory:
             boot_id=self.clock.boot_id,
             at=self.clock.now(),
             monotonic_ms=self.clock.monotonic_ms(),
+            relock_in_s=relock_in_s,
         )

@@ -4,7 +4,8 @@ Every pass, if the newest checkpoint is ``interval_s`` old, it signs a new one
 (``hub.audit.make_checkpoint``) and, once that is committed, publishes it retained
 to every active device as an ``AuditCheckpoint`` on ``doorstep/v1/{device}/checkpoint``:
 the copy a device keeps is what lets ``doorstep audit verify`` prove later that the
-log was not rewritten. (The command service also sends one after every unlock.)
+log was not rewritten. (The command service also sends one after every unlock, through
+``checkpoint_now``, right after the acknowledgement's transaction.)
 Whether checkpoints keep coming is watched separately, by the health monitor
 (``audit_checkpoint_overdue``), so a stalled or failing job is noticed.
 
@@ -26,7 +27,7 @@ from protocol.base import utcnow
 from protocol.codec import encode
 from protocol.mqtt import MqttLink
 
-from .audit import Checkpoint, checkpoint_if_due
+from .audit import Checkpoint, checkpoint_if_due, make_checkpoint
 from .storage.database import Database
 from .storage.models_registry import Device
 
@@ -42,6 +43,17 @@ def publish_checkpoint(
         link.publish(encode(AuditCheckpoint(device=device, checkpoint=checkpoint.envelope, at=at)))
         sent += 1
     return sent
+
+
+def checkpoint_now(
+    db: Database, link: MqttLink, key: Ed25519PrivateKey, devices: Iterable[str], *, at: datetime
+) -> Checkpoint:
+    """Sign the audit head now, in a transaction of its own, then send it to ``devices``
+    (the command service's checkpoint after an unlock, made once the ack is committed)."""
+    with db.session() as s:
+        checkpoint = make_checkpoint(s, key, now=at)
+    publish_checkpoint(link, devices, checkpoint, at)
+    return checkpoint
 
 
 class CheckpointJob:

@@ -38,9 +38,9 @@ from protocol.mqtt import MqttLink
 from protocol.signing import SignedEnvelope, open_ack, sign
 from protocol.topics import TopicKind
 
-from .audit import AuditAction, append, command_ref, device_ref, make_checkpoint, person_ref
+from .audit import AuditAction, append, command_ref, device_ref, person_ref
 from .bus import Notice, NoticeBus
-from .checkpoint_job import publish_checkpoint
+from .checkpoint_job import checkpoint_now
 from .errors import HubError, InvalidTransition, UnknownCommand
 from .handlers import HandlerContext
 from .policy import Permission, by_grant, require
@@ -394,12 +394,6 @@ class CommandService:
                 "door %s answered a command the hub has no open record of: %s", device_id, unmatched
             )
             return
-        if executed and ack.action == "unlock":
-            # A checkpoint after every unlock, and a copy to the door that opened.
-            checkpoint = make_checkpoint(s, self.audit_key, now=at)
-            ctx.after_commit.append(
-                lambda: publish_checkpoint(self.link, [device_id], checkpoint, at)
-            )
         if not executed:
             recent = count_rejected(s, device_id, since=at - timedelta(minutes=10))
             if recent >= self.settings.rejected_commands_alert:
@@ -421,6 +415,8 @@ class CommandService:
                     "lock": ack.lock.value,
                     "reason": ack.reason.value if ack.reason else None,
                     "detail": ack.detail,
+                    # The door's own word on when it re-locks (None from older doors).
+                    "relock_in_s": ack.relock_in_s,
                 },
                 device.home_id,
                 at,
@@ -429,6 +425,15 @@ class CommandService:
         if ack.command_id is not None:
             command_id = ack.command_id
             ctx.after_commit.append(lambda: self._finish(command_id))
+        if executed and ack.action == "unlock":
+            # A checkpoint after every unlock, and a copy to the door that opened. Signed in
+            # a transaction of its own once this one is committed and its notices are out,
+            # so the family's screen does not wait for it; it then also covers the ack's
+            # audit entry. Should it fail, the periodic checkpoint job covers it.
+            ctx.after_commit.append(lambda: self._checkpoint_after_unlock(device_id))
+
+    def _checkpoint_after_unlock(self, device_id: str) -> None:
+        checkpoint_now(self.db, self.link, self.audit_key, [device_id], at=self.clock())
 
     # -- tracking ---------------------------------------------------------------
     def status(self, command_id: str) -> str:

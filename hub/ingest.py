@@ -14,7 +14,6 @@ counted, logged with its reason, and never stops ingestion.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -32,12 +31,12 @@ from protocol.errors import ProtocolError
 from protocol.events import EventBase
 from protocol.mqtt import MqttLink
 from protocol.signing import SignedEnvelope
-from protocol.snapshots import SNAPSHOT_META_PROPERTY
 from protocol.topics import TopicKind, hub_ingest_filters, shared
 
 from .bus import NoticeBus
 from .errors import DatabaseUnavailable
 from .handlers import HandlerContext, RingPictures, handler_for, on_events, on_heartbeats
+from .ingest_bursts import Follows, is_heartbeat, more_follows
 from .storage import count_ingest_problem
 from .storage.database import Database
 from .storage.devices import is_active_device
@@ -68,29 +67,6 @@ class IngestStats:
     failed_batches: int = 0
 
 
-def _more_follows(item: Received) -> bool:
-    """True when the door sends more at once after ``item`` (a cheap peek, no decoding):
-    a ring's snapshot (then the ring), a state (its event was written first but goes out
-    through the outbox), a commanded release (then the command's ack)."""
-    leaf = item.topic.rsplit("/", 2)
-    try:
-        if leaf[-2] == "snapshot":
-            meta = dict(item.props.user_properties).get(SNAPSHOT_META_PROPERTY, "")
-            return bool(json.loads(meta).get("reason") == "ring")
-        if leaf[-1] == "state":
-            return True
-        if leaf[-2:] == ["event", "lock_changed"]:
-            body = json.loads(item.payload)
-            return bool(body.get("command_id")) and body.get("state") == "released"
-    except (ValueError, AttributeError, IndexError):
-        pass  # decoding will say what is wrong with it
-    return False
-
-
-def _is_heartbeat(item: Received) -> bool:
-    return item.topic.endswith("/telemetry")
-
-
 class Ingest:
     def __init__(
         self,
@@ -104,6 +80,7 @@ class Ingest:
         low_disk_bytes: int = 200_000_000,
         on_ack: AckHandler | None = None,
         follow_wait_s: float = 0.003,
+        ack_wait_s: float = 0.015,
         heartbeat_wait_s: float = 0.02,
     ) -> None:
         self.db = db
@@ -115,6 +92,7 @@ class Ingest:
         self.shared_group = shared_group
         self.on_ack = on_ack
         self.follow_wait_s = follow_wait_s
+        self.ack_wait_s = ack_wait_s
         self.heartbeat_wait_s = heartbeat_wait_s
         self.stats = IngestStats()
         self._queue: queue.Queue[Received | None] = queue.Queue()
@@ -168,8 +146,16 @@ class Ingest:
             # Some messages come in a burst (a ring's picture, then the ring; a lock's state,
             # its event, the command's ack): wait a moment for the rest so the burst shares
             # one transaction, instead of the one people wait for queueing behind another.
+            # The ack gets longer: the door signs it after the event, and on a busy door
+            # it missed the short wait, then waited for a whole transaction of its own.
             deadline = time.monotonic() + self.follow_wait_s
-            while len(items) < self.batch and _more_follows(items[-1]):
+            while len(items) < self.batch:
+                last = items[-1]
+                follows = more_follows(last.topic, last.payload, last.props)
+                if follows is Follows.NOTHING:
+                    break
+                if follows is Follows.ACK:
+                    deadline = max(deadline, time.monotonic() + self.ack_wait_s)
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._take_more(items, wait_s=remaining):
                     break
@@ -181,7 +167,7 @@ class Ingest:
     def _fill_with_heartbeats(self, items: list[Received]) -> None:
         """A batch of heartbeats only waits a moment for more, so a fleet's steady trickle
         shares transactions instead of paying one each; anything else ends the wait."""
-        if self.heartbeat_wait_s <= 0 or not all(_is_heartbeat(i) for i in items):
+        if self.heartbeat_wait_s <= 0 or not all(is_heartbeat(i.topic) for i in items):
             return
         deadline = time.monotonic() + self.heartbeat_wait_s
         while len(items) < self.batch:
@@ -189,7 +175,7 @@ class Ingest:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or not self._take_more(items, wait_s=remaining):
                 return
-            if not all(_is_heartbeat(i) for i in items[seen:]):
+            if not all(is_heartbeat(i.topic) for i in items[seen:]):
                 return
 
     def _take_more(self, items: list[Received], *, wait_s: float) -> bool:

@@ -160,6 +160,16 @@ class CommandAck(ProtocolModel):
     boot_id: BootId
     at: Timestamp = Field(description="Device time of the answer.")
     monotonic_ms: NonNegativeInt = Field(description="Device monotonic clock at the answer.")
+    relock_in_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description=(
+            "Executed unlock only: seconds from this answer until the device re-locks by "
+            "itself (its hold time); null when it will not by time alone (a deadbolt waits "
+            "for the door) or for any other command. Optional: older devices leave it out."
+        ),
+    )
 
     @model_validator(mode="after")
     def _reason_matches_outcome(self) -> CommandAck:

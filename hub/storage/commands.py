@@ -126,20 +126,27 @@ def record_ack(
 ) -> Command:
     """Store the device's signed answer; a repeat of the same answer changes nothing."""
     status = _FROM_OUTCOME[AckOutcome(outcome)]
-    moved = _move(
-        session,
-        command_id,
-        _ANSWERABLE,
-        status,
-        acked_at=at,
-        ack_payload=payload,
-        ack_signature=signature,
-        ack_key_id=key_id,
-        reject_reason=reject_reason,
-        detail=detail,
+    # One statement on the way of every unlock: the row comes back from the UPDATE itself.
+    stmt = (
+        update(Command)
+        .where(Command.id == command_id, Command.status.in_(_ANSWERABLE))
+        .values(
+            status=status,
+            acked_at=at,
+            ack_payload=payload,
+            ack_signature=signature,
+            ack_key_id=key_id,
+            reject_reason=reject_reason,
+            detail=detail,
+        )
+        .returning(Command)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
-    command = get_command(session, command_id)
-    if not moved and command.ack_signature != signature:
+    moved = session.scalars(stmt).one_or_none()
+    if moved is not None:
+        return moved
+    command = get_command(session, command_id)  # raises UnknownCommand if never issued
+    if command.ack_signature != signature:
         raise InvalidTransition(
             f"command {command_id} is {command.status.value} already; a second, different "
             "acknowledgement was not stored (check the device's logs)"

@@ -7,6 +7,7 @@ GET  /api/commands/{id}             the command's status
 
 from __future__ import annotations
 
+import json
 from functools import partial
 
 from fastapi import APIRouter, HTTPException, status
@@ -115,4 +116,16 @@ def command_status(command_id: str, person: CurrentPerson, hub: HubDep) -> dict[
             "action": command.action,
             "status": command.status.value,
             "reject_reason": command.reject_reason,
+            "relock_in_s": _relock_in_s(command.ack_payload),
         }
+
+
+def _relock_in_s(ack_payload: str | None) -> float | None:
+    """When the door said it re-locks, from its signed answer (verified when it came in)."""
+    if not ack_payload:
+        return None
+    try:
+        value = json.loads(ack_payload).get("relock_in_s")
+    except (ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) else None

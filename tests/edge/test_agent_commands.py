@@ -40,6 +40,7 @@ def test_valid_unlock_energises_relay_then_relocks(rig):
     assert ack.command_id == command.id
     assert ack.outcome is AckOutcome.EXECUTED
     assert ack.lock is LockState.RELEASED
+    assert ack.relock_in_s == 0.3, "the answer says when the door re-locks by itself"
     changes = rig.board.relay_changes
     assert [energised for _, energised in changes][:1] == [True]
     deadline = time.monotonic() + 3
@@ -159,5 +160,6 @@ def test_jammed_lock_is_reported_and_door_stays_locked(rig):
     assert ack.outcome is AckOutcome.FAILED
     assert ack.reason is RejectReason.HARDWARE_FAULT
     assert ack.lock is LockState.JAMMED
+    assert ack.relock_in_s is None
     assert not rig.board.relay_energised, "after a jam the relay is let go (locked)"
     assert rig.board.indicator.current.value == "fault"

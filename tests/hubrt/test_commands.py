@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from hub.audit import entries
+from hub.audit import entries, stored_checkpoints, verify_session
 from hub.commands import DeviceUnavailable, RateLimited
 from hub.policy import NotAuthorised
 from hub.storage import get_command
+from hub.storage.audit_rows import latest_checkpoint
 from hub.storage.devices import get_device
 from protocol import utcnow
 from tests.hubrt.rig import HubRig
@@ -54,6 +55,26 @@ def test_unlock_acknowledged_and_audited(rig):
     signed = dict(_audit(rig))["command_acknowledged"]["signed_ack"]
     assert signed["payload"]
     assert signed["sig"]
+
+
+def test_an_unlock_is_followed_by_a_checkpoint_covering_its_acknowledgement(rig):
+    """Signed once the ack's transaction is committed (not inside it), sent to the door."""
+    device = rig.add_device()
+    _agent, _board = rig.agent(device)
+    _online(rig, device)
+    ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family)
+    assert rig.hub.commands.wait(ticket.id, timeout=5) == "acknowledged"
+    with rig.db.read_session() as s:
+        acked = next(e.seq for e in entries(s) if e.action == "command_acknowledged")
+
+    def covered() -> bool:
+        with rig.db.read_session() as s:
+            latest = latest_checkpoint(s)
+            return latest is not None and latest.seq >= acked
+
+    assert rig.wait_until(covered)
+    with rig.db.read_session() as s:
+        assert verify_session(s, stored_checkpoints(s), rig.signer.public_key()).ok
 
 
 def test_rejected_command_is_recorded_with_the_reason(rig):

@@ -3,14 +3,19 @@ unshaken by bad input."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from hub.storage import events_of, gaps, ingest_counts, open_alerts
 from hub.storage.events import conflicts_of
 from protocol import encode, new_device_id
+from protocol.codec import encode_signed
 from protocol.device import Telemetry
-from protocol.examples import EXAMPLE_BOOT, example_snapshot
-from protocol.topics import PREFIX
+from protocol.events import LockChanged
+from protocol.examples import EXAMPLE_BOOT, example_ack, example_events, example_snapshot
+from protocol.signing import sign
+from protocol.topics import PREFIX, TopicKind
 from tests.fixtures.database import T0, ring
 from tests.hubrt.rig import HubRig
 
@@ -140,3 +145,23 @@ def test_heartbeats_share_a_transaction_and_never_hold_back_a_ring(rig):
     link.publish(encode(_heartbeat(device, 10)))
     link.publish(encode(ring(device, 1)))
     assert rig.wait_until(lambda: _stored(rig, device) == [1], timeout=1.0)
+
+
+def test_a_commanded_release_waits_for_its_ack_so_both_share_a_transaction(rig):
+    device = rig.add_device()
+    link = rig.device_link(device)
+    ingest = rig.hub.ingest
+    ingest.wait_idle()
+    ingest.ack_wait_s = 2.0  # a wide window, so its effect cannot be missed
+    released = example_events(device, start_seq=0)[3]  # LockChanged, released by a command
+    assert isinstance(released, LockChanged)
+    assert released.command_id
+    ack = sign(example_ack(device), rig.device_keys[device])
+    batches = ingest.stats.stored_batches
+    link.publish(encode(released))
+    time.sleep(0.3)  # a slow door: the ack comes well after the short follow wait
+    assert _stored(rig, device) == [], "the release is held back for its ack"
+    link.publish(encode_signed(TopicKind.ACK, device, ack))
+    assert rig.wait_until(lambda: _stored(rig, device) == [4], timeout=5)
+    assert ingest.wait_idle(5)
+    assert ingest.stats.stored_batches == batches + 1, "release and ack, one transaction"

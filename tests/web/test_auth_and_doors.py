@@ -112,7 +112,9 @@ def test_unlock_needs_step_up_then_energises_the_relay(web: Web) -> None:
     assert r.status_code == 202, r.text
     command = r.json()["command_id"]
     assert rig.hub.commands.wait(command, timeout=5) == "acknowledged"
-    assert client.get(f"/api/commands/{command}").json()["status"] == "acknowledged"
+    answer = client.get(f"/api/commands/{command}").json()
+    assert answer["status"] == "acknowledged"
+    assert answer["relock_in_s"] == 0.3  # the rig's door holds 0.3 s and its answer says so
     assert board.relay_changes[0][1] is True
     doors = client.get(f"/api/homes/{rig.home}/doors").json()
     assert device in [d["device"] for d in doors]

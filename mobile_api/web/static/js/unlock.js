@@ -1,6 +1,7 @@
 // Unlocking: a <dialog> asks for a fresh authenticator code (step-up), sent with
 // the unlock request itself; the command goes out and #unlock-status says only what the device reported:
-// "unlocking…" -> "unlocked — relocking in 5 s" -> "locked", or
+// "unlocking…" -> "unlocked — relocking in 5 s" (the hold time the door's own answer gives)
+// -> "locked", or
 // "no answer from the door — state unknown" (never "failed" on a timeout).
 //
 //   const unlocker = new Unlocker(() => panel.door());   unlocker.open();
@@ -12,10 +13,17 @@ import { $, words } from "./ui.js";
 
 export const TEXT = {
   unlocking: "unlocking…",
-  unlocked: "unlocked — relocking in 5 s",
+  unlocked: "unlocked", // when the door's answer says nothing of re-locking (older doors)
   locked: "locked",
   unknown: "no answer from the door — state unknown",
 };
+/** "unlocked — relocking in N s" with the door's own figure, or plain "unlocked". */
+export function unlockedText(relockInS) {
+  if (typeof relockInS !== "number" || !Number.isFinite(relockInS) || relockInS < 0) return TEXT.unlocked;
+  const seconds = relockInS >= 1 ? Math.round(relockInS) : Math.round(relockInS * 10) / 10;
+  return `${TEXT.unlocked} — relocking in ${seconds} s`;
+}
+
 const FINAL = new Set(["acknowledged", "rejected", "failed", "unknown"]);
 const POLL_MS = 250;
 
@@ -103,20 +111,22 @@ export class Unlocker {
       if (pending.done) return;
       try {
         const command = await api(`/api/commands/${encodeURIComponent(pending.commandId)}`);
-        if (FINAL.has(command.status)) this.settle(pending, command.status, command.reject_reason, "");
+        if (FINAL.has(command.status)) {
+          this.settle(pending, command.status, command.reject_reason, "", command.relock_in_s);
+        }
       } catch {
         // keep waiting: the stream or the next poll will tell
       }
     }
   }
 
-  settle(pending, status, reason, detail) {
+  settle(pending, status, reason, detail, relockInS = null) {
     if (pending !== this.pending || pending.done) return;
     pending.done = true;
     let text;
     let state = status;
     if (status === "acknowledged") {
-      text = TEXT.unlocked;
+      text = unlockedText(relockInS);
       state = "unlocked";
     } else if (status === "unknown") {
       text = TEXT.unknown;
@@ -141,7 +151,7 @@ export class Unlocker {
     const pending = this.pending;
     if (!pending || data.device !== pending.device) return;
     if (kind === "command" && data.command_id === pending.commandId && FINAL.has(data.status)) {
-      this.settle(pending, data.status, data.reason, data.detail);
+      this.settle(pending, data.status, data.reason, data.detail, data.relock_in_s);
     } else if (kind === "lock" || kind === "state") {
       const lock = kind === "lock" ? data.state : data.lock;
       if (lock === "released") pending.released = true;
