@@ -28,6 +28,10 @@ from protocol.base import utcnow
 log = logging.getLogger(__name__)
 
 
+# A ring posted before its batch is stored (hub.ingest_preview); "ring" follows once stored.
+RING_PREVIEW = "ring_preview"
+
+
 @dataclass(frozen=True, slots=True)
 class Notice:
     kind: str  # ring, snapshot, state, presence, command, alert, health

@@ -37,6 +37,7 @@ from .bus import NoticeBus
 from .errors import DatabaseUnavailable
 from .handlers import HandlerContext, RingPictures, handler_for, on_events, on_heartbeats
 from .ingest_bursts import Follows, is_heartbeat, more_follows
+from .ingest_preview import preview_rings
 from .storage import count_ingest_problem
 from .storage.database import Database
 from .storage.devices import is_active_device
@@ -198,10 +199,14 @@ class Ingest:
 
     def _process(self, items: list[Received]) -> None:
         self.stats.received += len(items)
+        # A new ring is on screens before its batch is stored (see ingest_preview).
+        previews, decoded = preview_rings(self.db, items)
+        for notice in previews:
+            self.bus.post(notice)
         delay = 0.5
         while True:
             try:
-                ctx = self._store(items)
+                ctx = self._store(items, decoded)
                 break
             except Exception:
                 # The database is down or locked: keep the batch and try again. The
@@ -226,7 +231,7 @@ class Ingest:
             except Exception:
                 log.exception("after-commit callback failed")
 
-    def _store(self, items: list[Received]) -> HandlerContext:
+    def _store(self, items: list[Received], decoded: dict[int, Decoded]) -> HandlerContext:
         with self.db.session() as session:
             ctx = HandlerContext(
                 session,
@@ -238,17 +243,17 @@ class Ingest:
             events: list[tuple[Received, EventBase]] = []
             heartbeats: list[tuple[Received, Telemetry]] = []
             others: list[tuple[Received, Decoded]] = []
-            for item in items:
+            for i, item in enumerate(items):
                 ctx.received_at = item.at
-                decoded = self._decode(session, item)
-                if decoded is None:
+                found = self._decode(session, item, decoded.get(i))
+                if found is None:
                     continue
-                if isinstance(decoded.message, EventBase):
-                    events.append((item, decoded.message))
-                elif isinstance(decoded.message, Telemetry):
-                    heartbeats.append((item, decoded.message))
+                if isinstance(found.message, EventBase):
+                    events.append((item, found.message))
+                elif isinstance(found.message, Telemetry):
+                    heartbeats.append((item, found.message))
                 else:
-                    others.append((item, decoded))
+                    others.append((item, found))
             # Heartbeats first, as one group: a status (e.g. a last will) that arrived
             # in the same batch is then applied after them, as it would have been.
             if heartbeats:
@@ -276,9 +281,9 @@ class Ingest:
         for device, through in marks.items():
             self.link.publish(encode(Sync(device=device, stored_through=through, at=utcnow())))
 
-    def _decode(self, session: Session, item: Received) -> Decoded | None:
+    def _decode(self, session: Session, item: Received, done: Decoded | None) -> Decoded | None:
         try:
-            decoded = decode(item.topic, item.payload, item.props)
+            decoded = done or decode(item.topic, item.payload, item.props)
         except ProtocolError as exc:
             self._problem(session, "malformed", type(exc).__name__, item, str(exc))
             return None
@@ -372,7 +377,11 @@ class Ingest:
             del ctx.notices[notices:]
             del ctx.after_commit[callbacks:]
             ctx.sync_devices = syncs
-            if log_failure:
+            if not log_failure:
+                return False  # the caller tries the group's members one by one
+            if isinstance(exc, ProtocolError):  # e.g. an ack signed by another key
+                self._problem(session, "refused", type(exc).__name__, item, str(exc)[:300])
+            else:
                 log.exception("handling %s failed", item.topic)
                 self._problem(session, "failed", type(exc).__name__, item, str(exc)[:300])
             return False

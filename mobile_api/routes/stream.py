@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,7 +22,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from hub.bus import Notice, Subscription
+from hub.bus import RING_PREVIEW, Notice, Subscription
 from hub.errors import NotFound
 from hub.policy import Permission, by_grant, permissions
 from hub.storage import memberships_of
@@ -36,6 +37,7 @@ router = APIRouter(prefix="/api", tags=["stream"])
 # Which right a notice needs; kinds not listed are never streamed (secure by default).
 NEEDS: dict[str, Permission] = {
     "ring": Permission.VIEW_HEALTH,
+    RING_PREVIEW: Permission.VIEW_HEALTH,  # the same ring, before it is stored
     "snapshot": Permission.VIEW_SNAPSHOTS,
     "command": Permission.VIEW_EVENTS,
     "state": Permission.VIEW_HEALTH,
@@ -124,6 +126,11 @@ async def stream(
         return out
 
     def as_message(notice: Notice) -> tuple[str, str] | None:
+        # A ring's preview or the stored ring, whichever comes first: the page gets one.
+        kind = "ring" if notice.kind == RING_PREVIEW else notice.kind
+        ring_id = notice.data.get("event_id") if kind == "ring" else None
+        if ring_id is not None and ring_id in rings_sent:
+            return None
         home = notice.home_id
         if home is None:
             if notice.device_id not in homes:
@@ -132,8 +139,12 @@ async def stream(
         data = visible(notice, home, rights, inline)
         if data is None:
             return None
+        if notice.kind == RING_PREVIEW and data.get("snapshot_id") and "picture" not in data:
+            return None  # its picture would be fetched by id before it is stored
+        if ring_id is not None:
+            rings_sent.append(ring_id)
         if (
-            notice.kind == "ring"
+            kind == "ring"
             and home is not None
             and Permission.VIEW_EVENTS in rights.get(home, set())
         ):
@@ -144,12 +155,13 @@ async def stream(
             "at": notice.at.isoformat(),
             **data,
         }
-        return notice.kind, json.dumps(payload, default=str)
+        return kind, json.dumps(payload, default=str)
 
     rights, inline = await anyio.to_thread.run_sync(load_rights)
     limiter: anyio.CapacityLimiter = request.app.state.stream_limiter
     sub = hub.bus.subscribe()
     homes: dict[str, str | None] = {}
+    rings_sent: deque[object] = deque(maxlen=64)
     try:
         yield ServerSentEvent(comment="connected", retry=2000)
         # EventSource's "open" fires on the headers; "ready" says notices now reach it.

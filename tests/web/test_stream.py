@@ -1,5 +1,6 @@
 """The live stream over a real HTTP server: a ring on the simulated door arrives as an
-SSE event; the family gets its picture inline, an officer with a snapshot grant only the
+SSE event, once (its preview and the stored ring are one event); the family gets its
+picture inline, an officer with a snapshot grant only the
 snapshot id (each viewing goes through the audited fetch), one without a grant neither."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tests.web.conftest import Web, listen_stream, make_person, stream_cookie, w
 
 
 def _listen(base: str, cookie: str, got: queue.Queue, ready: threading.Event) -> None:
-    listen_stream(base, cookie, "ring", got, ready, once=True)
+    listen_stream(base, cookie, "ring", got, ready, once=False)
 
 
 def test_ring_reaches_family_with_snapshot_and_telecare_without(web: Web, server: str) -> None:
@@ -63,3 +64,6 @@ def test_ring_reaches_family_with_snapshot_and_telecare_without(web: Web, server
     assert jpeg == stored
     with pytest.raises(queue.Empty):  # another home's owner hears nothing of this door
         results["stranger"].get(timeout=1)
+    # The ring's preview (before it is stored) and the stored ring make one SSE event.
+    for name in ("anna", "officer", "granted-viewer"):
+        assert results[name].empty(), f"{name} got the ring twice"
