@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from protocol.base import utcnow
 
-from .audit import AuditAction, append, entries, entry_json, person_ref
+from .audit import AuditAction, append, entries_naming, entry_json, person_ref
 from .storage.database import Database
 from .storage.models import Base
 from .storage.privacy import consents_naming, find_erasure, resident_homes
@@ -180,8 +180,8 @@ def _home_data(s: Session, files: SnapshotFiles, home: str, put: Any, put_json: 
 
 
 def _audit_naming(s: Session, person_id: str) -> list[dict[str, Any]]:
-    mine = person_ref(person_id)
-    return [entry_json(row) for row in entries(s) if row.actor == mine or mine in row.subjects]
+    # Through the reference index (written with each entry), not a scan of the whole chain.
+    return [entry_json(row) for row in entries_naming(s, person_ref(person_id))]
 
 
 def _referring_columns() -> Iterable[tuple[Table, str]]:

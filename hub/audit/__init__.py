@@ -33,7 +33,7 @@ from .checkpoints import (
     stored_checkpoints,
 )
 from .export import entry_json, fhir_audit_event
-from .log import NewEntry, append, append_many, entries, entry, head
+from .log import NewEntry, append, append_many, entries, entries_naming, entry, head
 from .verify import Problem, Reason, VerifyReport, verify, verify_session
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "device_ref",
     "dump_checkpoints",
     "entries",
+    "entries_naming",
     "entry",
     "entry_hash",
     "entry_json",

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidAuditEntry
+from ..storage.audit_recent import audit_rows_naming_oldest_first
 from ..storage.audit_rows import (
     AuditRow,
     audit_row,
@@ -102,6 +103,11 @@ def head(session: Session) -> tuple[int, str]:
 
 def entries(session: Session, *, after: int = 0, until: int | None = None) -> Iterator[AuditRow]:
     return iter_audit_rows(session, after=after, until=until)
+
+
+def entries_naming(session: Session, reference: str) -> Iterator[AuditRow]:
+    """Entries whose actor or subjects name ``reference``, in chain order (via the index)."""
+    return audit_rows_naming_oldest_first(session, check_ref(reference))
 
 
 def entry(session: Session, seq: int) -> AuditRow | None:

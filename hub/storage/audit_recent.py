@@ -1,23 +1,28 @@
-"""Reading the audit log backwards, newest first, in pages (for "what happened lately").
+"""Reading the audit log by reference or backwards, newest first (for "what happened lately").
 
 The chain is verified in order by ``hub.audit.verify``; this is only for showing
-recent entries, e.g. those concerning one home.
+entries, e.g. those concerning one home. Entries naming a reference are found
+through the ``audit_refs`` index (written with each entry by the one append), so a
+quiet home in a busy deployment costs an index range read, not a scan of the chain.
 
-    for row in audit_rows_newest_first(s, batch=500):
+    page = audit_rows_naming(s, ["home:h1", "device:door-1"], before=None, limit=100)
+    for row in audit_rows_naming_oldest_first(s, "person:p1"):
         ...
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .audit_rows import AuditRow, row_of
-from .models_audit import AuditEntryRow
+from .audit_rows import AuditRow, read_audit_head, row_of
+from .models_audit import AuditEntryRow, AuditRefRow
 
 _E = AuditEntryRow
+_R = AuditRefRow
+FIRST_WINDOW = 4096  # seqs looked at first; each further window is four times larger
 
 
 def audit_rows_newest_first(
@@ -34,3 +39,52 @@ def audit_rows_newest_first(
         if len(rows) < batch:
             return
         last = rows[-1].seq
+
+
+def audit_rows_naming(
+    session: Session, refs: Collection[str], *, before: int | None = None, limit: int = 100
+) -> list[AuditRow]:
+    """Up to ``limit`` entries naming any of ``refs`` with seq below ``before``, newest first.
+
+    Page on with ``before=<last seq returned>``: every entry comes exactly once.
+    """
+    if not refs or limit < 1:
+        return []
+    names = sorted(refs)
+    high = before if before is not None else read_audit_head(session)[0] + 1
+    span = FIRST_WINDOW
+    found: list[int] = []
+    # Look back in growing windows of seq: one ``IN`` over the whole history would read
+    # every entry of a busy home (and its doors and visits) to sort out the newest 100;
+    # a window reads only its own range of each reference's index.
+    while high > 1 and len(found) < limit:
+        low = max(high - span, 1)
+        seqs = (
+            select(_R.seq)
+            .where(_R.ref.in_(names), _R.seq >= low, _R.seq < high)
+            .distinct()
+            .order_by(_R.seq.desc())
+            .limit(limit - len(found))
+        )
+        found += session.scalars(seqs)
+        high, span = low, span * 4
+    if not found:
+        return []
+    stmt = select(_E).where(_E.seq.in_(found)).order_by(_E.seq.desc())
+    return [row_of(r) for r in session.scalars(stmt)]
+
+
+def audit_rows_naming_oldest_first(
+    session: Session, ref: str, *, batch: int = 1000
+) -> Iterator[AuditRow]:
+    """Every entry naming ``ref`` (as actor or subject), in chain order, in batches."""
+    last = 0
+    while True:
+        seqs = select(_R.seq).where(_R.ref == ref, _R.seq > last).order_by(_R.seq).limit(batch)
+        found = list(session.scalars(seqs))
+        if found:
+            stmt = select(_E).where(_E.seq.in_(found)).order_by(_E.seq)
+            yield from (row_of(r) for r in session.scalars(stmt))
+        if len(found) < batch:
+            return
+        last = found[-1]

@@ -20,9 +20,10 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import MigrationError
-from .models_audit import HEAD_ROW_ID, AuditCheckpointRow, AuditEntryRow, AuditHead
+from .models_audit import HEAD_ROW_ID, AuditCheckpointRow, AuditEntryRow, AuditHead, AuditRefRow
 
 _ENTRIES = AuditEntryRow.__table__
+_REFS = AuditRefRow.__table__
 _HEAD = AuditHead.__table__
 # Built once: on the append path, building a statement costs more than running it.
 _LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ROW_ID).with_for_update()
@@ -33,6 +34,7 @@ _MOVE_HEAD = (
     .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
 )
 _INSERT = insert(_ENTRIES)
+_INSERT_REFS = insert(_REFS)
 _COLUMNS = (
     _ENTRIES.c.seq,
     _ENTRIES.c.at,
@@ -86,6 +88,8 @@ def read_audit_head(session: Session) -> tuple[int, str]:
 
 
 def insert_audit_rows(session: Session, rows: Sequence[AuditRow]) -> None:
+    """Insert the entries and, in the same transaction, their rows of the reference index
+    (so the index can never disagree with the chain): two INSERTs however many rows."""
     if not rows:
         return
     session.execute(
@@ -104,6 +108,15 @@ def insert_audit_rows(session: Session, rows: Sequence[AuditRow]) -> None:
             for r in rows
         ],
     )
+    session.execute(
+        _INSERT_REFS,
+        [{"ref": name, "seq": r.seq} for r in rows for name in entry_refs(r.actor, r.subjects)],
+    )
+
+
+def entry_refs(actor: str, subjects: Sequence[str]) -> list[str]:
+    """The distinct references an entry names (actor first), as the index holds them."""
+    return list(dict.fromkeys((actor, *subjects)))
 
 
 def move_audit_head(session: Session, seq: int, hash_: str) -> None:

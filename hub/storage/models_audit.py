@@ -1,4 +1,5 @@
-"""Tables of the audit log: the entries, the head they chain to, signed checkpoints.
+"""Tables of the audit log: the entries, the head they chain to, signed checkpoints,
+and an index of which entries name which reference.
 
 The hashing and checking live in ``hub.audit``; these are only the rows. Entries
 refer to people and devices by id, so erasing a person never touches the chain.
@@ -32,6 +33,21 @@ class AuditEntryRow(Base):
     details: Mapped[dict[str, Any]] = mapped_column(Json)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditRefRow(Base):
+    """Which entries name a reference (as actor or subject): an index, not part of the chain.
+
+    One row per distinct reference of each entry, written with the entry by the one
+    append, so reading "entries naming home:h1" is an index range, not a scan of the
+    chain. Verification never reads it; no foreign key, so tampering with the entries
+    (which verification must see) is not blocked or hidden by it.
+    """
+
+    __tablename__ = "audit_refs"
+
+    ref: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
 
 
 class AuditHead(Base):

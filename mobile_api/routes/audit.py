@@ -3,9 +3,10 @@
 GET /api/homes/{home}/audit?limit=100&before=SEQ   (read_audit), newest first
     -> [{seq, at, action, actor, actor_name|null, subjects, details}]
 
-Entries are read backwards in pages and filtered here; at most ``SCAN_LIMIT``
-entries are looked at per request, so an old, quiet home answers quickly with
-what it has (page on with ``before``).
+Entries naming the home, its doors or its visit windows are found through the
+audit reference index (``audit_refs``), so an old, quiet home in a busy deployment
+sees all of its history: page on with ``before=<the last seq returned>`` until a
+page comes back shorter than ``limit``.
 """
 
 from __future__ import annotations
@@ -18,14 +19,12 @@ from hub.audit import RefKind, device_ref, ref, split_ref
 from hub.errors import NotFound
 from hub.policy import Permission
 from hub.storage import get_person, list_devices
-from hub.storage.audit_recent import audit_rows_newest_first
+from hub.storage.audit_recent import audit_rows_naming
 from hub.storage.visits import windows_of_home
 
 from ..deps import MAX_SEQ, CurrentPerson, HubDep, authorise
 
 router = APIRouter(prefix="/api", tags=["audit"])
-
-SCAN_LIMIT = 20_000
 
 
 @router.get("/homes/{home}/audit")
@@ -42,23 +41,18 @@ def home_audit(
         mine |= {device_ref(d.id) for d in list_devices(s, home_id=home)}
         mine |= {ref(RefKind.VISIT, w.id) for w in windows_of_home(s, home)}
         names: dict[str, str | None] = {}
-        out: list[dict[str, Any]] = []
-        for scanned, row in enumerate(audit_rows_newest_first(s, before=before), start=1):
-            if row.actor in mine or mine.intersection(row.subjects):
-                out.append(
-                    {
-                        "seq": row.seq,
-                        "at": row.at.isoformat(),
-                        "action": row.action,
-                        "actor": row.actor,
-                        "actor_name": _actor_name(s, row.actor, names),
-                        "subjects": list(row.subjects),
-                        "details": row.details,
-                    }
-                )
-            if len(out) >= limit or scanned >= SCAN_LIMIT:
-                break
-        return out
+        return [
+            {
+                "seq": row.seq,
+                "at": row.at.isoformat(),
+                "action": row.action,
+                "actor": row.actor,
+                "actor_name": _actor_name(s, row.actor, names),
+                "subjects": list(row.subjects),
+                "details": row.details,
+            }
+            for row in audit_rows_naming(s, mine, before=before, limit=limit)
+        ]
 
 
 def _actor_name(s: Any, actor: str, names: dict[str, str | None]) -> str | None:

@@ -1,10 +1,12 @@
 // /admin: homes, devices, people and their roles. Field names are read defensively
 // (home|id, display_name|name) so the page keeps working as the admin API grows.
 
-import { api, me } from "./api.js";
+import { ApiError, api, me } from "./api.js";
 import { $, chrome, clearErrors, el, fail, notify, ready, showErrors, words } from "./ui.js";
 
 const idOf = (x) => x.device ?? x.person_id ?? x.home ?? x.id;
+const PAGE = 100;
+const MAX_PAGE = 500;
 const nameOf = (x) => x.display_name ?? x.name ?? idOf(x);
 
 function options(select, items) {
@@ -32,10 +34,12 @@ function roles(person, homeNames) {
   })));
 }
 
+/** Run an action; with a message, announce it and reload (null: "Show more", no reload). */
 async function act(call, done) {
   try {
     clearErrors();
     await call();
+    if (done === null) return pickers();
     notify(done);
     await load();
   } catch (error) {
@@ -43,24 +47,79 @@ async function act(call, done) {
   }
 }
 
+/** One page of a list: its rows and the next page's address (the Link header), if any. */
+async function page(url) {
+  const response = await api(url, { raw: true });
+  const rows = await response.json().catch(() => null);
+  if (!response.ok) {
+    const detail = typeof rows?.detail === "string" ? rows.detail : `the server answered ${response.status}: try again`;
+    throw new ApiError(response.status, detail);
+  }
+  const next = /<([^>]+)>\s*;\s*rel="next"/.exec(response.headers.get("Link") || "");
+  return { rows, next: next ? next[1] : null };
+}
+
+/** A long list (devices, people) shown a page at a time, with a "Show more" button. */
+function pagedList(path, tableId, label, render) {
+  const state = { rows: [], next: null, homeNames: new Map() };
+  const more = el("button", { type: "button", class: "button button-secondary", text: `Show more ${label}`,
+    hidden: true, onclick: async () => {
+      more.disabled = true; // one page at a time, however often it is clicked
+      await act(async () => {
+        const { rows, next } = await page(state.next);
+        state.rows = state.rows.concat(rows);
+        state.next = next;
+        show();
+      }, null);
+      more.disabled = false;
+    } });
+  $(`#${tableId}`).closest(".table-wrap").after(more);
+  function show() {
+    $(`#${tableId} tbody`).replaceChildren(...state.rows.map((x) => render(x, state.homeNames)));
+    more.hidden = !state.next;
+  }
+  return {
+    state,
+    /** Reload from the start, as many rows as were shown (so an action keeps the view). */
+    async reload(homeNames) {
+      const limit = Math.min(MAX_PAGE, Math.max(PAGE, state.rows.length));
+      const { rows, next } = await page(`${path}?limit=${limit}`);
+      Object.assign(state, { rows, next, homeNames });
+      show();
+    },
+  };
+}
+
+const deviceRow = (d, homeNames) => el("tr", {},
+  el("td", {}, el("code", { text: idOf(d) })), el("td", { text: d.name ?? "" }),
+  el("td", { text: homeNames.get(d.home ?? d.home_id) || "Not in a home" }),
+  el("td", { text: words(d.health ?? "") }));
+const personRow = (p, homeNames) => el("tr", {}, el("td", { text: nameOf(p) }), roles(p, homeNames));
+let lists = null;
+
 async function load() {
-  const [homes, devices, people] = await Promise.all([
-    api("/api/admin/homes"), api("/api/admin/devices"), api("/api/admin/people"),
-  ]);
+  lists ??= {
+    devices: pagedList("/api/admin/devices", "devices", "devices", deviceRow),
+    people: pagedList("/api/admin/people", "people", "people", personRow),
+  };
+  const homes = await api("/api/admin/homes");
   const homeNames = new Map(homes.map((h) => [idOf(h), nameOf(h)]));
+  await Promise.all([lists.devices.reload(homeNames), lists.people.reload(homeNames)]);
   $("#homes tbody").replaceChildren(...homes.map((h) => el("tr", {},
     el("td", {}, el("a", { href: `/homes/${encodeURIComponent(idOf(h))}`, text: nameOf(h) })),
     el("td", { text: h.timezone }), el("td", {}, el("code", { text: idOf(h) })))));
-  $("#devices tbody").replaceChildren(...devices.map((d) => el("tr", {},
-    el("td", {}, el("code", { text: idOf(d) })), el("td", { text: d.name ?? "" }),
-    el("td", { text: homeNames.get(d.home ?? d.home_id) || "Not in a home" }),
-    el("td", { text: words(d.health ?? "") }))));
-  $("#people tbody").replaceChildren(...people.map((p) => el("tr", {},
-    el("td", { text: nameOf(p) }), roles(p, homeNames))));
-  options($("#device-pick"), devices);
   options($("#device-home"), homes);
-  options($("#member-person"), people);
   options($("#member-home"), homes);
+  pickers();
+}
+
+/** The device and person pickers offer what the lists show (more after "Show more"). */
+function pickers() {
+  for (const [id, list] of [["#device-pick", lists.devices], ["#member-person", lists.people]]) {
+    const picked = $(id).value;
+    options($(id), list.state.rows);
+    if (picked && list.state.rows.some((x) => idOf(x) === picked)) $(id).value = picked;
+  }
 }
 
 function form(id, action) {
