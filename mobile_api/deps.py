@@ -29,6 +29,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 # a larger number in a query is a 422, not an overflow inside the database driver.
 MAX_SEQ = 2**63 - 1
 
+# The trivial dependencies are ``async def``: FastAPI runs a plain ``def`` dependency in
+# a worker thread, and every unlock would pay those hops before its first statement.
+
 
 def public(endpoint: F) -> F:
     """Mark a route as reachable without a session (login, invitations, health)."""
@@ -36,15 +39,15 @@ def public(endpoint: F) -> F:
     return endpoint
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
     return request.app.state.hub  # type: ignore[no-any-return]
 
 
-def get_settings(request: Request) -> WebSettings:
+async def get_settings(request: Request) -> WebSettings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     return request.app.state.clock()  # type: ignore[no-any-return]
 
 
@@ -68,7 +71,7 @@ def require_session(
     return ctx
 
 
-def current_session(
+async def current_session(
     ctx: Annotated[SessionContext | None, Depends(require_session)],
 ) -> SessionContext:
     if ctx is None:  # a public route asked for a session: a programming error
@@ -79,7 +82,7 @@ def current_session(
 CurrentSession = Annotated[SessionContext, Depends(current_session)]
 
 
-def current_person(ctx: CurrentSession) -> str:
+async def current_person(ctx: CurrentSession) -> str:
     return ctx.person_id
 
 
