@@ -1,6 +1,7 @@
-"""The whole Doorstep stack in one process, for benchmarks that go from the door to a browser:
+"""The whole Doorstep stack, for benchmarks that go from the door to a browser:
 a private Mosquitto, a real Hub on SQLite, a real EdgeAgent on a SimulatedBoard, and the
 web app served by uvicorn on a free loopback port, with one family member who can unlock.
+The door runs in this process, or (``door_process=True``) in one of its own as on a Pi.
 
     >>> with running_stack(Path("/tmp/x")) as stack:           # doctest: +SKIP
     ...     stack.board.ring()
@@ -9,8 +10,12 @@ web app served by uvicorn on a free loopback port, with one family member who ca
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -53,7 +58,7 @@ from mobile_api.app import create_app
 from mobile_api.settings import WebSettings
 from protocol import new_device_id, utcnow
 from protocol.mqtt import LinkSettings
-from protocol.signing import public_key_pem
+from protocol.signing import private_key_pem, public_key_pem
 
 USERNAME = "bench-anna"
 PASSWORD = "bench password, long enough"
@@ -74,13 +79,69 @@ class SteppingClock:
         return pyotp.TOTP(secret).at(self())
 
 
+class RemoteBoard:
+    """The simulated board of a door running in its own process (``bench._edge_child``),
+    with the few things the benchmarks ask of a board."""
+
+    def __init__(self, root: Path, spec: dict[str, Any]) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "bench._edge_child", json.dumps(spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=(root / "door.log").open("ab"),
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+
+    def _ask(self, word: str) -> Any:
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
+        self._proc.stdin.write(word + "\n")
+        self._proc.stdin.flush()
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the door process ended (exit {self._proc.poll()}): see door.log")
+        return json.loads(line)
+
+    def ring(self) -> None:
+        self._ask("ring")
+
+    @property
+    def relay_changes(self) -> list[tuple[float, bool]]:
+        return [(t, on) for t, on in self._ask("relay")]
+
+    @property
+    def relay_energised(self) -> bool:
+        return bool(self._ask("energised"))
+
+    def settled(self) -> bool:
+        return bool(self._ask("settled"))
+
+    def wait_connected(self) -> bool:
+        return bool(self._ask("connected"))
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            with contextlib.suppress(BrokenPipeError):
+                self._ask_quit()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+
+    def _ask_quit(self) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write("quit\n")
+        self._proc.stdin.close()
+
+
 @dataclass
 class Stack:
     base_url: str
     home: str
     device: str
-    board: SimulatedBoard
-    agent: EdgeAgent
+    board: SimulatedBoard | RemoteBoard
+    agent: EdgeAgent | None  # None: the door runs in its own process
     hub: Hub
     clock: SteppingClock
     totp_secret: str
@@ -91,6 +152,13 @@ class Stack:
 
     def totp_code(self) -> str:
         return self.clock.code(self.totp_secret)
+
+    def door_settled(self) -> bool:
+        """The relay is off and the door's lock is engaged again."""
+        if self.agent is None:
+            assert isinstance(self.board, RemoteBoard)
+            return self.board.settled()
+        return not self.board.relay_energised and self.agent.lock.state.value == "engaged"
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> None:
@@ -142,9 +210,14 @@ def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
 
 @contextmanager
 def running_stack(
-    root: Path | None = None, *, hold_s: float = 0.3, travel_s: float = 0.01
+    root: Path | None = None,
+    *,
+    hold_s: float = 0.3,
+    travel_s: float = 0.01,
+    door_process: bool = False,
 ) -> Iterator[Stack]:
-    """Start everything; stop it all on exit. ``hold_s`` is how long an unlock lasts."""
+    """Start everything; stop it all on exit. ``hold_s`` is how long an unlock lasts;
+    ``door_process`` runs the door in a process of its own, as on a real Pi."""
     made_root = root is None
     root = root or Path(tempfile.mkdtemp(prefix="doorstep-bench-stack-"))
     (root / "broker").mkdir(parents=True, exist_ok=True)
@@ -164,28 +237,40 @@ def running_stack(
         health_interval_s=1.0,
     )
     hub = Hub(db, SnapshotFiles(root / "snapshots"), signer, runtime)
-    board = SimulatedBoard(travel_s=travel_s)
-    board.visitor = True  # someone stands at the door: realistic snapshots
-    agent = EdgeAgent(
-        device,
-        board.hardware,
-        LinkSettings(host=broker.host, port=broker.port, client_id=device),
-        Outbox(root / "outbox.sqlite"),
-        signer.public_key(),
-        device_key,
-        AgentOptions(
-            hold_s=hold_s,
-            cooldown_s=0.0,
-            heartbeat_s=3600,
-            frame_interval_s=0.05,
-            max_rejection_acks_per_min=10_000,
-        ),
-    )
+    options = {
+        "hold_s": hold_s,
+        "cooldown_s": 0.0,
+        "heartbeat_s": 3600,
+        "frame_interval_s": 0.05,
+        "max_rejection_acks_per_min": 10_000,
+    }
+    board: SimulatedBoard | RemoteBoard
+    agent: EdgeAgent | None = None
+    if door_process:
+        (root / "device.key").write_bytes(private_key_pem(device_key))
+        (root / "hub.pub").write_bytes(public_key_pem(signer.public_key()))
+        spec = {"root": str(root), "device": device, "broker": [broker.host, broker.port],
+                "travel_s": travel_s, "options": options}  # fmt: skip
+        board = RemoteBoard(root, spec)
+    else:
+        board = SimulatedBoard(travel_s=travel_s)
+        board.visitor = True  # someone stands at the door: realistic snapshots
+        agent = EdgeAgent(
+            device,
+            board.hardware,
+            LinkSettings(host=broker.host, port=broker.port, client_id=device),
+            Outbox(root / "outbox.sqlite"),
+            signer.public_key(),
+            device_key,
+            AgentOptions(**options),  # type: ignore[arg-type]
+        )
     server = thread = None
     try:
         hub.start()
-        agent.start()
-        if not agent.link.wait_connected(10):
+        if agent is not None:
+            agent.start()
+        connected = agent.link.wait_connected(10) if agent else board.wait_connected()
+        if not connected:
             raise TimeoutError("the edge agent did not reach the bench broker within 10 s")
 
         def online() -> bool:
@@ -205,7 +290,8 @@ def running_stack(
         if server is not None and thread is not None:
             server.should_exit = True
             thread.join(10)
-        agent.stop()
+        if agent is not None:
+            agent.stop()
         board.close()
         hub.stop()
         db.dispose()

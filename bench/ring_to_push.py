@@ -116,6 +116,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--floor-trials", type=int, default=300)
+    parser.add_argument(
+        "--door-in-process",
+        action="store_true",
+        help="run the door's agent inside the bench process (it shares the hub's and the "
+        "web app's interpreter); by default it has a process of its own, as on a Pi",
+    )
     args = parser.parse_args()
     floor = measure_floor(trials=args.floor_trials)
     plain = floor["results"]["plain"]  # type: ignore[index]
@@ -129,7 +135,7 @@ def main() -> None:
         keys = VapidKeys.load_or_create(Path(keys_dir) / VAPID_KEY_FILE)
         endpoint = PushEndpoint(keys.public_bytes)
         try:
-            with running_stack() as stack:
+            with running_stack(door_process=not args.door_in_process) as stack:
                 db = stack.hub.db
                 with db.session() as s:
                     (member,) = members_of(s, stack.home)
@@ -179,6 +185,7 @@ def main() -> None:
     result = {
         "benchmark": "ring_to_push",
         "trials": args.trials,
+        "door": "in the bench process" if args.door_in_process else "its own process",
         "warmup": args.warmup,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "floor_plain_64B": plain["64B"],

@@ -26,7 +26,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -226,10 +226,6 @@ def ring_trials(
     return out
 
 
-def _settled(stack: Stack) -> Callable[[], bool]:
-    return lambda: not stack.board.relay_energised and stack.agent.lock.state.value == "engaged"
-
-
 def unlock_trials(
     page: Page,
     stack: Stack,
@@ -259,7 +255,7 @@ def unlock_trials(
     page.wait_for_selector("#unlock", state="visible", timeout=10_000)  # after a ring
     for i in range(warmup + trials):
         deadline = time.monotonic() + 10
-        while not _settled(stack)():
+        while not stack.door_settled():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"unlock {i}: the door did not re-lock within 10 s")
             time.sleep(0.01)
@@ -314,10 +310,16 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--floor-trials", type=int, default=300)
+    parser.add_argument(
+        "--door-in-process",
+        action="store_true",
+        help="run the door's agent inside the bench process (it shares the hub's and the "
+        "web app's interpreter); by default it has a process of its own, as on a Pi",
+    )
     args = parser.parse_args()
     floor = measure_floor(trials=args.floor_trials)
     plain = floor["results"]["plain"]  # type: ignore[index]
-    with running_stack() as stack, sync_playwright() as pw:
+    with running_stack(door_process=not args.door_in_process) as stack, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
@@ -338,6 +340,7 @@ def main() -> None:
     result = {
         "benchmark": "ring_to_screen",
         "trials": args.trials,
+        "door": "in the bench process" if args.door_in_process else "its own process",
         "warmup": args.warmup,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "floor_plain_64B": plain["64B"],
