@@ -353,7 +353,12 @@ class EdgeAgent:
             "rejected command %s: %s (%s)", verdict.command_id, verdict.reason, verdict.detail
         )
         self._ack(
-            verdict.command_id, verdict.action, AckOutcome.REJECTED, verdict.reason, verdict.detail
+            verdict.command_id,
+            verdict.action,
+            AckOutcome.REJECTED,
+            verdict.reason,
+            verdict.detail,
+            v=verdict.version,
         )
 
     def _ack(
@@ -364,8 +369,13 @@ class EdgeAgent:
         reason: RejectReason | None = None,
         detail: str = "",
         relock_in_s: float | None = None,
+        *,
+        v: int,
     ) -> None:
+        # ``v`` is the command's schema version: answering in it never sends a hub a
+        # version it did not speak first (v1 when the command could not be read).
         ack = self.make.ack(
+            v=v,
             command_id=command_id,
             action=action,
             outcome=outcome,
@@ -382,7 +392,11 @@ class EdgeAgent:
         outcome = self.lock.unlock(command.id, getattr(command, "hold_s", None))
         if outcome.ok:
             self._ack(
-                command.id, command.action, AckOutcome.EXECUTED, relock_in_s=outcome.relock_in_s
+                command.id,
+                command.action,
+                AckOutcome.EXECUTED,
+                relock_in_s=outcome.relock_in_s,
+                v=command.v,
             )
             # Tell the person inside; the lock service already shows the pattern.
             self.cues.give(CueKind.FAMILY_UNLOCKED, pattern=False)
@@ -393,6 +407,7 @@ class EdgeAgent:
                 AckOutcome.FAILED,
                 RejectReason.HARDWARE_FAULT,
                 outcome.detail,
+                v=command.v,
             )
 
     def _refused_for_privacy(self, command: AnyCommand) -> bool:
@@ -404,6 +419,7 @@ class EdgeAgent:
                 AckOutcome.REJECTED,
                 RejectReason.PRIVACY,
                 "privacy switch is on",
+                v=command.v,
             )
         return self.privacy
 
@@ -417,9 +433,10 @@ class EdgeAgent:
                 AckOutcome.FAILED,
                 RejectReason.HARDWARE_FAULT,
                 "no camera frame available",
+                v=command.v,
             )
             return
-        self._ack(command.id, command.action, AckOutcome.EXECUTED)
+        self._ack(command.id, command.action, AckOutcome.EXECUTED, v=command.v)
 
     def _do_live_view(self, command: AnyCommand) -> None:
         if self._refused_for_privacy(command):
@@ -431,6 +448,7 @@ class EdgeAgent:
                 AckOutcome.FAILED,
                 RejectReason.HARDWARE_FAULT,
                 "this device has no camera",
+                v=command.v,
             )
             return
         self.live.start(
@@ -438,7 +456,7 @@ class EdgeAgent:
             duration_s=command.duration_s,  # type: ignore[union-attr]
             interval_ms=command.interval_ms,  # type: ignore[union-attr]
         )
-        self._ack(command.id, command.action, AckOutcome.EXECUTED)
+        self._ack(command.id, command.action, AckOutcome.EXECUTED, v=command.v)
 
     def _live_picture(self, command_id: str, max_age_s: float) -> None:
         """One live-view picture (on the worker): the newest, if privacy allows."""
@@ -448,7 +466,7 @@ class EdgeAgent:
 
     def _do_stop_live_view(self, command: AnyCommand) -> None:
         self.live.stop()
-        self._ack(command.id, command.action, AckOutcome.EXECUTED)
+        self._ack(command.id, command.action, AckOutcome.EXECUTED, v=command.v)
 
     def _do_set_privacy(self, command: AnyCommand) -> None:
         privacy = bool(command.privacy)  # type: ignore[union-attr]
@@ -458,8 +476,8 @@ class EdgeAgent:
         if self.frames is not None:
             self.frames.pause(privacy)
         self._state_changed(PrivacyChanged, privacy=privacy)
-        self._ack(command.id, command.action, AckOutcome.EXECUTED)
+        self._ack(command.id, command.action, AckOutcome.EXECUTED, v=command.v)
 
     def _do_cue(self, command: AnyCommand) -> None:
         self.cues.give(command.cue, command.who)  # type: ignore[union-attr]
-        self._ack(command.id, command.action, AckOutcome.EXECUTED)
+        self._ack(command.id, command.action, AckOutcome.EXECUTED, v=command.v)

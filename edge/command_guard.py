@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
+from protocol.base import SCHEMA_VERSION
 from protocol.codec import MAX_JSON_BYTES
 from protocol.commands import COMMAND_ADAPTER, MAX_COMMAND_LIFETIME_S, AnyCommand, RejectReason
 from protocol.errors import (
@@ -43,6 +44,8 @@ class Verdict:
     detail: str = ""
     command_id: str | None = None
     action: str | None = None
+    # The command's schema version, to answer in; v1 when it could not be read (or trusted).
+    version: int = SCHEMA_VERSION
 
 
 class CommandGuard:
@@ -78,7 +81,9 @@ class CommandGuard:
             # Signed and well-formed, only addressed elsewhere: the id is readable, so the
             # ack names it (the protocol keeps command_id null for unreadable commands).
             other = COMMAND_ADAPTER.validate_json(envelope.payload, strict=True)
-            return Verdict(None, RejectReason.WRONG_DEVICE, str(exc), other.id, other.action)
+            return Verdict(
+                None, RejectReason.WRONG_DEVICE, str(exc), other.id, other.action, other.v
+            )
         except UnsupportedVersion as exc:
             return Verdict(None, RejectReason.UNSUPPORTED, str(exc))
         except MessageInvalid as exc:
@@ -86,7 +91,7 @@ class CommandGuard:
         return self._fresh(command)
 
     def _reject(self, command: AnyCommand, reason: RejectReason, detail: str) -> Verdict:
-        return Verdict(None, reason, detail, command.id, command.action)
+        return Verdict(None, reason, detail, command.id, command.action, command.v)
 
     def _fresh(self, command: AnyCommand) -> Verdict:
         if command.boot_id != self.clock.boot_id:
@@ -121,4 +126,4 @@ class CommandGuard:
             )
         if result == "duplicate":
             return self._reject(command, RejectReason.DUPLICATE_ID, "command id seen before")
-        return Verdict(command, None, "", command.id, command.action)
+        return Verdict(command, None, "", command.id, command.action, command.v)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, TypeVar
 
+from protocol.base import SCHEMA_VERSION
 from protocol.commands import AckOutcome, CommandAck, RejectReason
 from protocol.device import DeviceState, DeviceStatus, DoorState, LockState
 from protocol.events import EventBase
@@ -89,6 +90,7 @@ class MessageFactory:
     def ack(
         self,
         *,
+        v: int = SCHEMA_VERSION,
         command_id: str | None,
         action: str | None,
         outcome: AckOutcome,
@@ -98,7 +100,11 @@ class MessageFactory:
         detail: str = "",
         relock_in_s: float | None = None,
     ) -> CommandAck:
+        """An answer in schema version ``v`` (the command's); ``relock_in_s`` only from v2."""
+        # A v1 ack must not carry the field at all, not even as null: a v1 hub refuses it.
+        newer = {"relock_in_s": relock_in_s} if v >= 2 else {}
         return CommandAck(
+            v=v,
             device=self.device_id,
             command_id=command_id,
             action=action,
@@ -110,5 +116,5 @@ class MessageFactory:
             boot_id=self.clock.boot_id,
             at=self.clock.now(),
             monotonic_ms=self.clock.monotonic_ms(),
-            relock_in_s=relock_in_s,
+            **newer,
         )

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from protocol.base import LATEST_SCHEMA_VERSION
 from protocol.codec import encode
 from protocol.device import Telemetry
 
@@ -62,6 +63,8 @@ class TelemetryReporter:
             clock_synced=a.clock.synced(),
             uptime_s=int(a.clock.monotonic_ms() // 1000),
             software_version=a.options.software_version,
+            # The hub sends v2 commands only to a device that says it speaks v2.
+            protocol_version=str(LATEST_SCHEMA_VERSION),
             cpu_temp_c=cpu_temperature_c(),
             disk_free_bytes=disk_free_bytes(a.outbox.path.parent),
             outbox_depth=depth,

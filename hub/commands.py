@@ -32,6 +32,7 @@ from protocol.commands import (
     StopLiveView,
     TakeSnapshot,
     UnlockDoor,
+    command_version_for,
 )
 from protocol.ids import new_message_id
 from protocol.mqtt import MqttLink
@@ -182,6 +183,8 @@ class CommandService:
             )
             age_ms = int((now - device.telemetry_received_at).total_seconds() * 1000)
             command = model(
+                # v2 only to a door that reported it speaks v2 (telemetry); else v1.
+                v=command_version_for(device.protocol_version),
                 device=device_id,
                 id=new_message_id(),
                 counter=counter,

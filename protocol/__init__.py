@@ -1,4 +1,5 @@
-"""The Doorstep device protocol, version 1: topics, messages, codec and signing.
+"""The Doorstep device protocol (topic level v1, schema versions 1 and 2): topics, messages,
+codec and signing.
 
 One definition shared by the edge agent, the hub and any other vendor's device.
 The human-readable specification is ``docs/protocol.md``; the JSON Schemas and
@@ -6,7 +7,7 @@ the AsyncAPI document in ``docs/protocol/`` are generated from these models.
 """
 
 from .audit import AuditCheckpoint, CheckpointStatement
-from .base import SCHEMA_VERSION, ProtocolModel, utcnow
+from .base import LATEST_SCHEMA_VERSION, SCHEMA_VERSION, ProtocolModel, VersionedModel, utcnow
 from .codec import Decoded, WireMessage, WireProperties, decode, encode, encode_signed
 from .commands import (
     AckOutcome,
@@ -20,6 +21,7 @@ from .commands import (
     StopLiveView,
     TakeSnapshot,
     UnlockDoor,
+    command_version_for,
 )
 from .device import DeviceState, DeviceStatus, DoorState, LockState, Sync, Telemetry
 from .errors import (
@@ -53,6 +55,7 @@ from .snapshots import Snapshot, SnapshotMeta
 from .topics import ParsedTopic, TopicKind, parse_topic, topic_for
 
 __all__ = [
+    "LATEST_SCHEMA_VERSION",
     "SCHEMA_VERSION",
     "AckOutcome",
     "AnyCommand",
@@ -101,9 +104,11 @@ __all__ = [
     "UnknownMessage",
     "UnlockDoor",
     "UnsupportedVersion",
+    "VersionedModel",
     "WireMessage",
     "WireProperties",
     "check_device_id",
+    "command_version_for",
     "decode",
     "encode",
     "encode_signed",

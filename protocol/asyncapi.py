@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import BaseModel
 
-from .base import SCHEMA_VERSION, ProtocolModel
+from .base import LATEST_SCHEMA_VERSION, ProtocolModel
 from .codec import MAX_JSON_BYTES, MAX_SNAPSHOT_BYTES, WireMessage, encode, encode_signed
 from .commands import MAX_COMMAND_LIFETIME_S, CommandAck
 from .events import EVENT_KINDS
@@ -108,6 +108,10 @@ def _examples() -> dict[str, list[_Example]]:
         out.setdefault("SignedCommand", []).append(
             _signed(TopicKind.COMMAND, f"{action}Command", f"`{action}`", command, key)
         )
+    unlock_v2 = example_commands(EXAMPLE_DEVICE, v=2)[0]
+    out["SignedCommand"].append(
+        _signed(TopicKind.COMMAND, "unlockCommandV2", "`unlock` as v2", unlock_v2, key)
+    )
     executed = example_ack(EXAMPLE_DEVICE)
     rejected = CommandAck.model_validate(
         executed.model_dump()
@@ -117,6 +121,13 @@ def _examples() -> dict[str, list[_Example]]:
     out["SignedAck"] = [
         _signed(TopicKind.ACK, "executedAck", "An `executed` answer", executed, key),
         _signed(TopicKind.ACK, "rejectedAck", "A rejection (expired)", rejected, key),
+        _signed(
+            TopicKind.ACK,
+            "executedAckV2",
+            "The v2 answer to a v2 `unlock`, saying when the door re-locks",
+            example_ack(EXAMPLE_DEVICE, v=2),
+            key,
+        ),
     ]
     return out
 
@@ -198,7 +209,9 @@ def _message(name: str, examples: list[_Example]) -> dict[str, Any]:
         message["summary"] = f"A SignedEnvelope whose `payload` is the canonical JSON of {inner}."
         message["description"] = (
             "`sig` is Ed25519 over the exact UTF-8 bytes of `payload`; verify first, then "
-            f"parse `payload` against {inner}." + limit
+            f"parse `payload` against {inner}. The envelope is `v: 1`; the payload is `v: 1` "
+            "or `v: 2`: the hub sends v2 commands only to a device whose telemetry reports "
+            "`protocol_version` 2 or more, and a device answers in its command's version." + limit
         )
         message["payload"] = {"$ref": _REF.format(model="SignedEnvelope")}
         message["x-signed-payload"] = {"$ref": _REF.format(model=inner)}
@@ -297,7 +310,7 @@ def asyncapi_document() -> dict[str, Any]:
 def _info() -> dict[str, Any]:
     return {
         "title": "Doorstep device protocol",
-        "version": str(SCHEMA_VERSION),
+        "version": str(LATEST_SCHEMA_VERSION),
         "description": "How a doorbell / door-lock device and a Doorstep hub talk over MQTT v5. "
         "Generated from the reference models (Python package `protocol`); the prose "
         "specification is docs/protocol.md in the Doorstep repository.",

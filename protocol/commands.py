@@ -7,6 +7,11 @@ wall clock: ``boot_id`` + ``not_after_monotonic_ms`` are read against the
 device's own monotonic clock, which the device reports in status and telemetry.
 A command for an older boot is refused, so nothing signed before a reboot can be
 replayed after it.
+
+Commands and acks exist in schema versions 1 and 2. A v2 command is a v1 command with
+``v: 2`` (it tells the device the hub speaks v2); a v2 ack may add ``relock_in_s``. The
+hub sends v2 only to a device that reported it (``command_version_for``), and a device
+answers in the version of the command, so neither side ever gets a version it lacks.
 """
 
 from __future__ import annotations
@@ -16,13 +21,22 @@ from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, TypeAdapter, model_validator
 
-from .base import BootId, DeviceIdField, MessageId, ProtocolModel, Timestamp
+from .base import (
+    SCHEMA_VERSION,
+    BootId,
+    DeviceIdField,
+    MessageId,
+    Timestamp,
+    VersionedModel,
+    since,
+    versions_of,
+)
 from .device import LockState
 
 MAX_COMMAND_LIFETIME_S = 30
 
 
-class CommandBase(ProtocolModel):
+class CommandBase(VersionedModel):
     """What every command binds; ``expires_at - issued_at`` must be within (0, 30] s."""
 
     device: DeviceIdField = Field(description="The only device that may execute this command.")
@@ -142,7 +156,7 @@ class RejectReason(StrEnum):
     RATE_LIMITED = "rate_limited"
 
 
-class CommandAck(ProtocolModel):
+class CommandAck(VersionedModel):
     """The device's signed answer to a command, whatever happened to it."""
 
     device: DeviceIdField
@@ -165,10 +179,11 @@ class CommandAck(ProtocolModel):
         ge=0,
         le=3600,
         description=(
-            "Executed unlock only: seconds from this answer until the device re-locks by "
-            "itself (its hold time); null when it will not by time alone (a deadbolt waits "
-            "for the door) or for any other command. Optional: older devices leave it out."
+            "Since v2 (absent from a v1 ack). Executed unlock only: seconds from this answer "
+            "until the device re-locks by itself (its hold time); null when it will not by "
+            "time alone (a deadbolt waits for the door) or for any other command."
         ),
+        json_schema_extra=since(2),
     )
 
     @model_validator(mode="after")
@@ -176,3 +191,20 @@ class CommandAck(ProtocolModel):
         if (self.outcome is AckOutcome.EXECUTED) != (self.reason is None):
             raise ValueError("reason must be set exactly when the outcome is not 'executed'")
         return self
+
+
+COMMAND_VERSIONS = versions_of(CommandBase)
+
+
+def command_version_for(reported: str | None) -> int:
+    """The command version to send a device that reported ``protocol_version`` (telemetry).
+
+    The highest version both sides speak; 1 when the device said nothing or something
+    unreadable, since every device speaks v1.
+    """
+    try:
+        theirs = int(reported) if reported is not None else SCHEMA_VERSION
+    except ValueError:
+        return SCHEMA_VERSION
+    speakable = [v for v in COMMAND_VERSIONS if v <= theirs]
+    return max(speakable, default=SCHEMA_VERSION)

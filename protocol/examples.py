@@ -98,8 +98,10 @@ def example_snapshot(device: str, seq: int = 1) -> Snapshot:
     return Snapshot(meta=meta, jpeg=EXAMPLE_JPEG)
 
 
-def example_commands(device: str) -> list[BaseModel]:
+def example_commands(device: str, v: int = 1) -> list[BaseModel]:
+    """One command of every action, in schema version ``v`` (1 or 2: the same fields)."""
     head = {
+        "v": v,
         "device": device,
         "issued_at": EXAMPLE_TIME,
         "expires_at": EXAMPLE_TIME + timedelta(seconds=20),
@@ -117,8 +119,11 @@ def example_commands(device: str) -> list[BaseModel]:
     ]
 
 
-def example_ack(device: str) -> CommandAck:
+def example_ack(device: str, v: int = 1) -> CommandAck:
+    """The answer to the example unlock; in v2 it says when the door re-locks (its hold_s)."""
+    newer = {"relock_in_s": 5.0} if v >= 2 else {}
     return CommandAck(
+        v=v,
         device=device,
         command_id=_uuid(200),
         action="unlock",
@@ -128,6 +133,7 @@ def example_ack(device: str) -> CommandAck:
         boot_id=EXAMPLE_BOOT,
         at=EXAMPLE_TIME,
         monotonic_ms=81_010,
+        **newer,
     )
 
 

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import Field, ValidationError
 
-from .base import ProtocolModel
-from .commands import COMMAND_ADAPTER, AnyCommand, CommandAck
+from .base import ProtocolModel, versions_of
+from .commands import COMMAND_ADAPTER, COMMAND_VERSIONS, AnyCommand, CommandAck
 from .errors import KeyFileError, MessageInvalid, SignatureInvalid, TopicMismatch
 from .validation import check_version, describe_validation_error
 
@@ -103,13 +103,13 @@ def verify(envelope: SignedEnvelope, public_key: Ed25519PublicKey) -> bytes:
     return data
 
 
-def _check_signed_version(data: bytes, where: str) -> None:
+def _check_signed_version(data: bytes, where: str, supported: tuple[int, ...]) -> None:
     try:
         parsed = json.loads(data)
     except (ValueError, RecursionError):
         return  # not JSON: the schema validation below names the problem
     if isinstance(parsed, dict):
-        check_version(parsed, where)
+        check_version(parsed, where, supported)
 
 
 def open_command(envelope: SignedEnvelope, hub_key: Ed25519PublicKey, device_id: str) -> AnyCommand:
@@ -118,7 +118,7 @@ def open_command(envelope: SignedEnvelope, hub_key: Ed25519PublicKey, device_id:
     Freshness (expiry, boot, counter, id) is the device's job: it needs its state.
     """
     data = verify(envelope, hub_key)
-    _check_signed_version(data, "signed command")
+    _check_signed_version(data, "signed command", COMMAND_VERSIONS)
     try:
         command = COMMAND_ADAPTER.validate_json(data, strict=True)
     except ValidationError as exc:
@@ -131,7 +131,7 @@ def open_command(envelope: SignedEnvelope, hub_key: Ed25519PublicKey, device_id:
 def open_ack(envelope: SignedEnvelope, device_key: Ed25519PublicKey, device_id: str) -> CommandAck:
     """Verify a device's acknowledgement and check it came from ``device_id``."""
     data = verify(envelope, device_key)
-    _check_signed_version(data, "signed ack")
+    _check_signed_version(data, "signed ack", versions_of(CommandAck))
     try:
         ack = CommandAck.model_validate_json(data, strict=True)
     except ValidationError as exc:

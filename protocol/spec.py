@@ -86,7 +86,12 @@ def _require_tags(node: Any) -> None:
     if isinstance(node, dict):
         props = node.get("properties")
         if isinstance(props, dict):
-            tags = [p for p in _ALWAYS_REQUIRED if "const" in props.get(p, {})]
+            # A tag is a const; ``v`` of a kind with several versions is an enum.
+            tags = [
+                p
+                for p in _ALWAYS_REQUIRED
+                if isinstance(props.get(p), dict) and ("const" in props[p] or "enum" in props[p])
+            ]
             if tags:
                 node["required"] = tags + [r for r in node.get("required", []) if r not in tags]
         for value in node.values():

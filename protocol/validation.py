@@ -25,22 +25,24 @@ def describe_validation_error(exc: ValidationError, limit: int = 3) -> str:
     return "; ".join(parts)
 
 
-def check_version(data: dict[str, Any], where: str) -> None:
-    """Refuse a payload whose schema version ``v`` is missing or not the one spoken here.
+def check_version(
+    data: dict[str, Any], where: str, supported: tuple[int, ...] = (SCHEMA_VERSION,)
+) -> None:
+    """Refuse a payload whose schema version ``v`` is missing or not one of ``supported``.
 
     Checked before the schema so a newer sender hears "unsupported version" rather
     than a list of fields it does not know.
     """
+    speaks = " or ".join(f"v={n}" for n in supported)
     if "v" not in data:
         raise MessageInvalid(
-            f"{where}: field 'v' is missing; every payload carries its schema version "
-            f"(v={SCHEMA_VERSION})"
+            f"{where}: field 'v' is missing; every payload carries its schema version ({speaks})"
         )
     v = data["v"]
     if isinstance(v, bool) or not isinstance(v, int | float):
-        raise MessageInvalid(f"{where}: v must be the integer {SCHEMA_VERSION}, got {v!r}")
-    if v != SCHEMA_VERSION:
+        raise MessageInvalid(f"{where}: v must be an integer ({speaks}), got {v!r}")
+    if v not in supported:
         raise UnsupportedVersion(
-            f"{where}: schema version v={v!r} is not supported; this side speaks "
-            f"v={SCHEMA_VERSION} (send v={SCHEMA_VERSION} or upgrade the receiver)"
+            f"{where}: schema version v={v!r} is not supported; this side speaks {speaks} "
+            f"(send v={max(supported)} at most, or upgrade the receiver)"
         )

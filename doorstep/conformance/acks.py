@@ -97,6 +97,8 @@ def acknowledgement(probe: Probe, reading: AckReading | None, timeout: float) ->
     if reading.ack is None:
         return _result(probe.name, Status.FAIL, f"{probe.description}: {reading.error}")
     ack = reading.ack
+    if ack.v != probe.version:
+        return _result(probe.name, Status.FAIL, _wrong_version(probe, ack))
     if ack.command_id is None and not probe.null_id_ok:
         return _result(
             probe.name,
@@ -133,6 +135,73 @@ def acknowledgement(probe: Probe, reading: AckReading | None, timeout: float) ->
             f"{probe.description} was answered {said}, expected rejected ({expected})",
         )
     return _result(probe.name, Status.PASS, f"{probe.description}: {said}, ack verifies")
+
+
+def _wrong_version(probe: Probe, ack: CommandAck) -> str:
+    return (
+        f"{probe.description}: a v: {probe.version} command answered with a v: {ack.v} "
+        "acknowledgement; a device answers in its command's version (a hub that sent v: 1 "
+        "refuses a v: 2 answer, and the command's unlock would show as unknown)"
+    )
+
+
+# What a device that speaks only v1 answers to a v2 command (it cannot read it).
+_V1_ONLY_REASONS = frozenset({RejectReason.UNSUPPORTED, RejectReason.MALFORMED})
+
+
+def version_two(
+    probe: Probe, reading: AckReading | None, timeout: float, reported: int | None
+) -> CheckResult:
+    """A valid v2 command: executed with a v2 ack, or refused by a v1-only device in v1.
+
+    ``reported`` is the ``protocol_version`` from the device's telemetry, if the kit saw one.
+    """
+    if reading is None:
+        return _result(
+            probe.name,
+            Status.FAIL,
+            f"{probe.description}: no acknowledgement within {timeout:g} s; a device must "
+            "answer every command, one of a version it does not speak too (`unsupported`)",
+        )
+    if reading.ack is None:
+        return _result(probe.name, Status.FAIL, f"{probe.description}: {reading.error}")
+    ack = reading.ack
+    said = ack.outcome.value + (f" ({ack.reason.value})" if ack.reason else "")
+    if ack.outcome is AckOutcome.EXECUTED:
+        if ack.v != probe.version:
+            return _result(probe.name, Status.FAIL, _wrong_version(probe, ack))
+        return _result(
+            probe.name,
+            Status.PASS,
+            f"{probe.description}: executed, answered in v: 2; the device speaks v2",
+        )
+    if ack.reason in _V1_ONLY_REASONS:
+        if ack.v != 1:
+            return _result(
+                probe.name,
+                Status.FAIL,
+                f"{probe.description} was refused as {said} but answered in v: {ack.v}: a "
+                "device that cannot read a command answers in v: 1",
+            )
+        if reported is not None and reported >= probe.version:
+            return _result(
+                probe.name,
+                Status.FAIL,
+                f"its telemetry says protocol_version {reported}, but it refused "
+                f"{probe.description} as {said}: report the highest version it speaks",
+            )
+        return _result(
+            probe.name,
+            Status.PASS,
+            f"the device speaks v1 only: it refused {probe.description} as {said} in a "
+            "v: 1 acknowledgement, as it must (a hub sends it v1 commands)",
+        )
+    return _result(
+        probe.name,
+        Status.FAIL,
+        f"{probe.description} was answered {said}: expected executed (v2 device), or "
+        "rejected unsupported (v1-only device)",
+    )
 
 
 def ack_signatures(readings: list[AckReading]) -> CheckResult:

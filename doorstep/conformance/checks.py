@@ -41,7 +41,8 @@ def loose_json(raw: bytes | str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _decoded(seen: Seen) -> Any:
+def decoded(seen: Seen) -> Any:
+    """The message as the reference codec reads it; raises ``ProtocolError`` if refused."""
     return decode(seen.topic, seen.payload, seen.properties).message
 
 
@@ -58,7 +59,7 @@ def latest_status(seen: Iterable[Seen]) -> DeviceStatus | None:
     statuses = [m for m in seen if m.kind == "status"]
     for m in reversed(statuses):
         try:
-            return _decoded(m)
+            return decoded(m)
         except ProtocolError:
             continue
     return None
@@ -76,7 +77,7 @@ def presence(seen: list[Seen], retained: set[str]) -> CheckResult:
         )
     first = statuses[0]
     try:
-        status: DeviceStatus = _decoded(first)
+        status: DeviceStatus = decoded(first)
     except ProtocolError as exc:
         return _result(name, Status.FAIL, f"status does not decode: {exc}")
     if "status" not in retained:
@@ -97,7 +98,7 @@ def retained_state(seen: list[Seen], retained: set[str]) -> CheckResult:
             "DeviceState (lock, door) retained at start-up and after each change",
         )
     try:
-        state: DeviceState = _decoded(states[0])
+        state: DeviceState = decoded(states[0])
     except ProtocolError as exc:
         return _result(name, Status.FAIL, f"state does not decode: {exc}")
     if "state" not in retained:
@@ -113,7 +114,7 @@ def event_schema(seen: list[Seen]) -> CheckResult:
     problems = []
     for m in judged:
         try:
-            _decoded(m)
+            decoded(m)
         except ProtocolError as exc:
             problems.append(str(exc))
     if problems:
@@ -161,7 +162,7 @@ def _dropped(seen: Iterable[Seen]) -> set[int]:
     for m in seen:
         if m.kind == "event" and m.topic.endswith("/outbox_overflow"):
             try:
-                msg = _decoded(m)
+                msg = decoded(m)
             except ProtocolError:
                 continue
             if isinstance(msg, OutboxOverflowed):
@@ -221,7 +222,7 @@ def snapshots(seen: list[Seen], requested: set[str]) -> CheckResult:
     problems, answered, sizes = [], set(), []
     for m in shots:
         try:
-            snap = _decoded(m)
+            snap = decoded(m)
         except ProtocolError as exc:
             problems.append(str(exc))
             continue

@@ -55,6 +55,7 @@ class Probe:
     expect_reasons: frozenset[RejectReason] = frozenset()  # empty: must be executed
     # A device cannot read the id of a command whose signature fails before it trusts it.
     null_id_ok: bool = False
+    version: int = 1  # the command's schema version ``v``: its ack must carry the same
 
     @property
     def must_execute(self) -> bool:
@@ -121,13 +122,15 @@ class CommandSigner:
             command.counter,
             frozenset(expect),
             null_id_ok,
+            command.v,
         )
 
     # -- the probes --------------------------------------------------------------
-    def valid(self, name: str = "command.valid", unlock: bool = False) -> Probe:
+    def valid(self, name: str = "command.valid", unlock: bool = False, v: int = 1) -> Probe:
         if unlock:
             return self._probe(name, "a valid unlock", self._command(UnlockDoor, hold_s=1.0))
-        return self._probe(name, "a valid snapshot request", self._command())
+        what = "a valid snapshot request" + (f" of schema version {v}" if v > 1 else "")
+        return self._probe(name, what, self._command(v=v))
 
     def replay(self, original: Probe) -> Probe:
         """The very same bytes again."""

@@ -35,7 +35,8 @@ ORDER = (
     "messages.schema", "events.sequence", "snapshots.format",
     "command.forged_signature", "command.unknown_key", "command.valid", "command.replay",
     "command.duplicate_id", "command.stale_counter", "command.expired", "command.stale_boot",
-    "command.wrong_device", "command.valid_again", "command.refusals_inert", "acks.signed",
+    "command.wrong_device", "command.valid_again", "command.v2", "command.refusals_inert",
+    "acks.signed",
     "command.unlock", "outbox.broker_restart", "outbox.sync",
 )  # fmt: skip
 
@@ -115,5 +116,6 @@ def _commands(session: Session, signer: CommandSigner) -> None:
     session.probe(signer, signer.stale_boot())
     session.probe(signer, signer.wrong_device())
     session.valid(signer, "command.valid_again")
+    session.version_two(signer)
     session.wait_for_snapshots()
     disruptive.unlock(session, signer)

@@ -14,6 +14,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from protocol.commands import RejectReason
+from protocol.device import Telemetry
+from protocol.errors import ProtocolError
 from protocol.snapshots import SNAPSHOT_META_PROPERTY
 
 from . import acks, checks
@@ -100,15 +102,21 @@ class Session:
             self.refused.add(probe.command_id)
         return reading
 
-    def valid(self, signer: CommandSigner, name: str, unlock: bool = False) -> Probe | None:
+    def _send_valid(
+        self, signer: CommandSigner, name: str, unlock: bool = False, v: int = 1
+    ) -> tuple[Probe, acks.AckReading | None]:
         """Send a valid command; retry once if the kit's counter or clock guess was off."""
         retry_on = (RejectReason.COUNTER_REPLAYED, RejectReason.EXPIRED)
         for _attempt in range(2):
-            probe = signer.valid(name, unlock=unlock)
+            probe = signer.valid(name, unlock=unlock, v=v)
             reading = self.send(signer, probe)
             ack = reading.ack if reading else None
             if ack is None or ack.reason not in retry_on:
                 break
+        return probe, reading
+
+    def valid(self, signer: CommandSigner, name: str, unlock: bool = False) -> Probe | None:
+        probe, reading = self._send_valid(signer, name, unlock)
         self.put(acks.acknowledgement(probe, reading, self.options.ack_timeout_s))
         # An ack that fails its own check but says "executed" counts too: the probes that
         # build on it still tell the user something (and fail on that ack's problem).
@@ -119,12 +127,39 @@ class Session:
             self.requested.add(probe.command_id)
         return probe
 
+    def version_two(self, signer: CommandSigner) -> None:
+        """A valid v2 snapshot request: a v2 device executes it and answers in v2; a device
+        that speaks only v1 refuses it (``unsupported``) in v1. Both conform."""
+        probe, reading = self._send_valid(signer, "command.v2", v=2)
+        reported = reported_version(self.traffic.snapshot())
+        self.put(acks.version_two(probe, reading, self.options.ack_timeout_s, reported))
+        if reading is not None and reading.claims_executed:
+            signer.note_executed(probe)
+            self.requested.add(probe.command_id)
+        else:
+            self.refused.add(probe.command_id)
+
     def wait_for_snapshots(self) -> None:
         """Give the device time to publish a snapshot for every executed request."""
         if self.requested:
             self.traffic.wait(
                 lambda s: answered_ids(s) >= self.requested, self.options.ack_timeout_s
             )
+
+
+def reported_version(seen: list[Seen]) -> int | None:
+    """``protocol_version`` of the newest telemetry that decodes, if it is a number."""
+    for m in reversed(seen):
+        if m.kind != "telemetry":
+            continue
+        try:
+            telemetry = checks.decoded(m)
+        except ProtocolError:
+            continue
+        if isinstance(telemetry, Telemetry):
+            text = telemetry.protocol_version
+            return int(text) if text.isdigit() else None
+    return None
 
 
 def answered_ids(seen: list[Seen]) -> set[str]:

@@ -5,6 +5,8 @@ with faults that can be switched on to see the conformance kit catch them.
     ...     report = run(KitOptions(target, dev.device_id, hub_key, dev.public_key))
 
 With no faults it conforms; each fault breaks exactly one rule of docs/protocol.md.
+``speaks=1`` makes it a device of schema version 1 only (it refuses v2 commands as
+``unsupported``), which conforms too.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from protocol import (
     Snapshot,
     SnapshotMeta,
     Sync,
+    Telemetry,
     TopicKind,
     encode,
     encode_signed,
@@ -63,6 +66,9 @@ class Faults:
     no_will: bool = False  # no last will registered
     null_wrong_device_id: bool = False  # a misaddressed command answered with command_id null
     drop_offline: bool = False  # events made while disconnected are never sent (seq gap)
+    acks_in_v1: bool = False  # answers v2 commands in v1
+    acks_in_v2: bool = False  # answers v1 commands in v2 (a v1 hub refuses those answers)
+    claims: str | None = None  # protocol_version to report in telemetry (after each command)
 
 
 def _readable(payload: bytes) -> Any:
@@ -76,10 +82,17 @@ def _oversized_jpeg() -> bytes:
 
 class FakeDevice:
     def __init__(
-        self, host: str, port: int, hub_key: Ed25519PublicKey, faults: Faults | None = None
+        self,
+        host: str,
+        port: int,
+        hub_key: Ed25519PublicKey,
+        faults: Faults | None = None,
+        *,
+        speaks: int = 2,
     ) -> None:
         self.device_id = new_device_id()
         self.faults = faults or Faults()
+        self.speaks = speaks  # highest schema version of commands it reads
         self.hub_key = hub_key
         self.key = Ed25519PrivateKey.generate()
         self.boot_id = secrets.token_hex(8)
@@ -227,8 +240,30 @@ class FakeDevice:
         )
         self._send(seq, encode(Snapshot(meta=meta, jpeg=jpeg)))
 
+    def _telemetry(self) -> Telemetry:
+        return Telemetry(
+            device=self.device_id,
+            boot_id=self.boot_id,
+            at=utcnow(),
+            monotonic_ms=self.monotonic_ms(),
+            clock_synced=True,
+            uptime_s=self.monotonic_ms() // 1000,
+            software_version="fake-1",
+            protocol_version=self.faults.claims or str(self.speaks),
+            outbox_depth=len(self.outbox),
+            command_counter=self.counter,
+        )
+
+    def _ack_version(self, command: Any) -> int:
+        if self.faults.acks_in_v1:
+            return 1
+        if self.faults.acks_in_v2:
+            return 2
+        return 1 if command is None else int(command.v)  # the command's, if it could read it
+
     def _ack(self, command: Any, reason: RejectReason | None, detail: str = "") -> None:
         ack = CommandAck(
+            v=self._ack_version(command),
             device=self.device_id,
             command_id=command.id if command is not None else None,
             action=command.action if command is not None else None,
@@ -253,6 +288,11 @@ class FakeDevice:
             self._handle(payload)
 
     def _handle(self, payload: bytes) -> None:
+        self._answer(payload)
+        if self.faults.claims is not None:
+            self._publish(encode(self._telemetry()))
+
+    def _answer(self, payload: bytes) -> None:
         try:
             command = open_command(
                 SignedEnvelope.model_validate_json(payload), self.hub_key, self.device_id
@@ -268,6 +308,10 @@ class FakeDevice:
             return
         except (MessageInvalid, ValidationError):
             self._ack(None, RejectReason.MALFORMED)
+            return
+        if command.v > self.speaks:
+            # A v1-only device cannot read a v2 command: it answers in v1, naming no id.
+            self._ack(None, RejectReason.UNSUPPORTED, f"schema version v={command.v}")
             return
         reason = self._refusal(command)
         if reason is not None:

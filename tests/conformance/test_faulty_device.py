@@ -16,7 +16,7 @@ from tests.conformance.fake_device import FakeDevice, Faults
 COMMANDS = {
     "command.forged_signature", "command.unknown_key", "command.valid", "command.replay",
     "command.duplicate_id", "command.stale_counter", "command.expired", "command.stale_boot",
-    "command.wrong_device", "command.valid_again",
+    "command.wrong_device", "command.valid_again", "command.v2",
 }  # fmt: skip
 
 
@@ -59,14 +59,33 @@ def test_fake_device_without_faults_conforms(plain_broker, hub_key, kit_options)
         (
             Faults(unsigned_acks=True),
             {
-                "acks.signed": "10 of 10 acknowledgements do not verify with the device key: "
+                "acks.signed": "11 of 11 acknowledgements do not verify with the device key: "
                 "acknowledgement is not a signed envelope",
-                "messages.schema": "10 of 12 messages refused: doorstep/v1/",
+                "messages.schema": "11 of 13 messages refused: doorstep/v1/",
             }
             | {name: "acknowledgement is not a signed envelope" for name in COMMANDS},
         ),
+        (
+            Faults(acks_in_v1=True),
+            {"command.v2": "a v: 2 command answered with a v: 1 acknowledgement"},
+        ),
+        (
+            # The fault this check exists for: v2 answers to a hub that sent v1.
+            Faults(acks_in_v2=True),
+            {
+                name: "a v: 1 command answered with a v: 2 acknowledgement"
+                for name in COMMANDS - {"command.v2"}
+            },
+        ),
     ],
-    ids=["accepts-replays", "skips-seq", "oversized-snapshot", "unsigned-acks"],
+    ids=[
+        "accepts-replays",
+        "skips-seq",
+        "oversized-snapshot",
+        "unsigned-acks",
+        "acks-v2-in-v1",
+        "acks-v1-in-v2",
+    ],
 )
 def test_each_fault_fails_exactly_its_checks(plain_broker, hub_key, kit_options, faults, expected):
     with FakeDevice(plain_broker.host, plain_broker.port, hub_key.public_key(), faults) as dev:
@@ -76,6 +95,37 @@ def test_each_fault_fails_exactly_its_checks(plain_broker, hub_key, kit_options,
     assert set(failed) == set(expected), text
     for name, words in expected.items():
         assert words in failed[name], text
+
+
+def test_a_device_that_speaks_only_v1_conforms(plain_broker, hub_key, kit_options):
+    """Yesterday's device: reads v1 commands only and answers in v1; it refuses v2."""
+    with FakeDevice(plain_broker.host, plain_broker.port, hub_key.public_key(), speaks=1) as dev:
+        report = run(kit_options(dev.device_id, hub_key, dev.public_key))
+    text = render_text(report)
+    assert report.passed, text
+    v2 = report.by_name()["command.v2"]
+    assert v2.status is Status.PASS, text
+    assert "speaks v1 only" in v2.reason
+    assert "unsupported" in v2.reason
+
+
+def test_a_v2_device_is_told_apart_from_a_v1_one(plain_broker, hub_key, kit_options):
+    with FakeDevice(plain_broker.host, plain_broker.port, hub_key.public_key()) as dev:
+        report = run(kit_options(dev.device_id, hub_key, dev.public_key))
+    v2 = report.by_name()["command.v2"]
+    assert v2.status is Status.PASS, render_text(report)
+    assert "executed, answered in v: 2" in v2.reason
+
+
+def test_a_device_claiming_v2_but_refusing_it_fails(plain_broker, hub_key, kit_options):
+    faults = Faults(claims="2")
+    with FakeDevice(
+        plain_broker.host, plain_broker.port, hub_key.public_key(), faults, speaks=1
+    ) as dev:
+        report = run(kit_options(dev.device_id, hub_key, dev.public_key))
+    failed = _failed(report)
+    assert set(failed) == {"command.v2"}, render_text(report)
+    assert "telemetry says protocol_version 2" in failed["command.v2"]
 
 
 def test_device_without_a_last_will_fails_presence(plain_broker, hub_key, kit_options):

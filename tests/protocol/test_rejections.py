@@ -335,8 +335,12 @@ def test_command_lifetime_over_30_s():
 
 def test_signed_command_of_newer_version():
     key = example_key()
-    env = sign_raw(unlock_json(v=2), key)
-    rejects(errors.UnsupportedVersion, ["v=2"], lambda: open_command(env, key.public_key(), DEVICE))
+    env = sign_raw(unlock_json(v=3), key)
+    rejects(
+        errors.UnsupportedVersion,
+        ["v=3", "v=1 or v=2"],
+        lambda: open_command(env, key.public_key(), DEVICE),
+    )
 
 
 def test_signed_command_with_unknown_action():

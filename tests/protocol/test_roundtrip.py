@@ -45,9 +45,10 @@ def test_unsigned_message_round_trip(link_factory, device, index):
     assert decode(topic, payload, props).message == message
 
 
+@pytest.mark.parametrize("v", [1, 2], ids=["v1", "v2"])
 @pytest.mark.parametrize("index", range(5), ids=lambda i: f"command{i}")
-def test_signed_command_round_trip(link_factory, device, index):
-    command = example_commands(device)[index]
+def test_signed_command_round_trip(link_factory, device, index, v):
+    command = example_commands(device, v=v)[index]
     key = example_key()
     got = Received()
     sub = link_factory()
@@ -62,9 +63,10 @@ def test_signed_command_round_trip(link_factory, device, index):
     assert open_command(decoded.message, key.public_key(), device) == command
 
 
-def test_signed_ack_round_trip(link_factory, device):
+@pytest.mark.parametrize("v", [1, 2], ids=["v1", "v2-with-relock_in_s"])
+def test_signed_ack_round_trip(link_factory, device, v):
     key = example_key()
-    ack = example_ack(device)
+    ack = example_ack(device, v=v)
     got = Received()
     sub = link_factory()
     sub.subscribe(f"{PREFIX}/{device}/cmd/ack", got)

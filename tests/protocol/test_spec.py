@@ -159,11 +159,35 @@ def wire_examples() -> list[tuple[list[str], Any]]:
         )
         wire = encode_signed(TopicKind.COMMAND, DEVICE, sign(command, key))
         cases.append((["SignedEnvelope"], json.loads(wire.payload)))
-    cases.append((["CommandAck"], json.loads(sign(example_ack(DEVICE), key).payload)))
+    unlock_v2 = example_commands(DEVICE, v=2)[0]
+    cases.append((["UnlockDoor", "AnyCommand"], json.loads(sign(unlock_v2, key).payload)))
+    for v in (1, 2):
+        cases.append((["CommandAck"], json.loads(sign(example_ack(DEVICE, v=v), key).payload)))
     return cases
 
 
 CASES = wire_examples()
+VERSIONED = {"CommandAck", "AnyCommand"} | {type(c).__name__ for c in example_commands(DEVICE)}
+
+
+def test_v1_and_v2_acks_in_one_schema(files):
+    """relock_in_s is a v2 field: the schema allows it in v2 and forbids it in v1, even null."""
+    validator = schema_validator(files, "CommandAck")
+    v1 = json.loads(sign(example_ack(DEVICE), example_key()).payload)
+    v2 = json.loads(sign(example_ack(DEVICE, v=2), example_key()).payload)
+    assert "relock_in_s" not in v1
+    assert v2["v"] == 2
+    assert v2["relock_in_s"] == 5.0
+    assert validator.is_valid(v1)
+    assert validator.is_valid(v2)
+    assert validator.is_valid(v2 | {"relock_in_s": None})
+    assert validator.is_valid({k: x for k, x in v2.items() if k != "relock_in_s"})
+    assert not validator.is_valid(v1 | {"relock_in_s": 5.0})
+    assert not validator.is_valid(v1 | {"relock_in_s": None})
+    assert not validator.is_valid(v2 | {"v": 3})
+    schema = json.loads(files["schemas/CommandAck.json"])
+    assert schema["properties"]["v"]["enum"] == [1, 2]
+    assert schema["properties"]["relock_in_s"]["x-since-v"] == 2
 
 
 @pytest.mark.parametrize(("names", "instance"), CASES, ids=[c[0][0] for c in CASES])
@@ -178,7 +202,10 @@ def test_schemas_refuse_broken_examples(files, names, instance):
     validator = schema_validator(files, names[0])
     assert not validator.is_valid(instance | {"unexpected": 1})
     assert not validator.is_valid({k: v for k, v in instance.items() if k != "v"})
-    assert not validator.is_valid(instance | {"v": 2})
+    # Commands and acks exist in v1 and v2; every other kind in v1 only.
+    newest = 2 if names[0] in VERSIONED else 1
+    assert validator.is_valid(instance | {"v": newest})
+    assert not validator.is_valid(instance | {"v": newest + 1})
 
 
 def test_every_message_kind_has_a_schema(files):
