@@ -71,7 +71,9 @@ run_tests() {
     set +e
     # Most tests wait on brokers, timers and browsers rather than the CPU, so three
     # workers on a two-core machine finish in a third of the time.
-    "$VENV/bin/python" -m pytest -n "${DOORSTEP_TEST_WORKERS:-3}" --durations=15 "$@"
+    # Whole modules go to one worker (--dist loadscope): some share state between their
+    # tests on purpose (a module-wide fixture that the tests take through a story).
+    "$VENV/bin/python" -m pytest -n "${DOORSTEP_TEST_WORKERS:-3}" --dist loadscope --durations=15 "$@"
     local rc=$?
     set -e
     if [ "$rc" -eq 5 ]; then
