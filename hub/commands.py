@@ -36,7 +36,7 @@ from protocol.commands import (
 )
 from protocol.ids import new_message_id
 from protocol.mqtt import MqttLink
-from protocol.signing import SignedEnvelope, open_ack, sign
+from protocol.signing import SignedEnvelope, key_id, open_ack, sign
 from protocol.topics import TopicKind
 
 from .audit import AuditAction, append, command_ref, device_ref, person_ref
@@ -57,7 +57,7 @@ from .storage import (
     raise_alert,
     record_ack,
 )
-from .storage.commands import open_commands_older_than
+from .storage.commands import mark_sent_if_requested, open_commands_older_than
 from .storage.database import Database
 from .storage.devices import get_device
 from .storage.models_commands import AlertKind, Command
@@ -93,6 +93,19 @@ class PrivacyOn(DeviceUnavailable):
 
 
 PICTURE_ACTIONS = frozenset({"snapshot", "live_view"})
+
+
+def _audit_sent(
+    s: Session, device: str, command_id: str, action: str, person_id: str, at: datetime, kid: str
+) -> None:
+    append(
+        s,
+        AuditAction.COMMAND_SENT,
+        actor=_actor(person_id),
+        at=at,
+        subjects=[device_ref(device), command_ref(command_id)],
+        details={"action": action, "kid": kid},
+    )
 
 
 def _actor(requested_by: str) -> str:
@@ -267,17 +280,14 @@ class CommandService:
         except (RuntimeError, ValueError) as exc:
             log.warning("publishing command %s failed: %s", command.id, exc)
         now = self.clock()
+        answered = False
         with self.db.session() as s:
             if sent:
-                mark_sent(s, command.id, now)
-                append(
-                    s,
-                    AuditAction.COMMAND_SENT,
-                    actor=_actor(person_id),
-                    at=now,
-                    subjects=[device_ref(command.device), command_ref(command.id)],
-                    details={"action": command.action, "kid": envelope.kid},
-                )
+                # False when the door's answer came first: on_ack recorded "sent" then.
+                answered = not mark_sent(s, command.id, now)
+                if not answered:
+                    _audit_sent(s, command.device, command.id, command.action, person_id, now,
+                                envelope.kid)  # fmt: skip
             else:
                 mark_failed(s, command.id, now, "the broker did not take the command")
                 append(
@@ -288,8 +298,9 @@ class CommandService:
                     subjects=[device_ref(command.device), command_ref(command.id)],
                     details={"outcome": "not_sent", "detail": "broker unreachable"},
                 )
-        self._post(command.device, command.id, "sent" if sent else "failed", home)
-        if sent:
+        if not answered:  # an answered command's page already shows the door's answer
+            self._post(command.device, command.id, "sent" if sent else "failed", home)
+        if sent and not answered:
             timer = threading.Timer(
                 self.settings.command_timeout_s,
                 self._timed_out,
@@ -362,6 +373,7 @@ class CommandService:
             subjects.append(command_ref(ack.command_id))
             try:
                 with s.begin_nested():
+                    self._sent_by_answer(s, ack.command_id, at)
                     record_ack(
                         s,
                         ack.command_id,
@@ -434,6 +446,16 @@ class CommandService:
             # so the family's screen does not wait for it; it then also covers the ack's
             # audit entry. Should it fail, the periodic checkpoint job covers it.
             ctx.after_commit.append(lambda: self._checkpoint_after_unlock(device_id))
+
+    def _sent_by_answer(self, s: Session, command_id: str, at: datetime) -> None:
+        """The door answered before the broker's confirmation was recorded: its answer
+        proves the command went out, so "sent" is recorded first and the audit log reads
+        requested, sent, answered (the sender then records nothing more)."""
+        if not mark_sent_if_requested(s, command_id, at):
+            return
+        command = get_command(s, command_id)
+        _audit_sent(s, command.device_id, command_id, command.action, command.requested_by, at,
+                    key_id(self.signer.public_key()))  # fmt: skip
 
     def _checkpoint_after_unlock(self, device_id: str) -> None:
         checkpoint_now(self.db, self.link, self.audit_key, [device_id], at=self.clock())

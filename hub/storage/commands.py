@@ -91,6 +91,18 @@ def mark_sent(session: Session, command_id: str, at: datetime) -> bool:
     return _move(session, command_id, (S.REQUESTED,), S.SENT, sent_at=at)
 
 
+def mark_sent_if_requested(session: Session, command_id: str, at: datetime) -> bool:
+    """``mark_sent`` in one statement, without asking whether the command exists (the
+    caller knows): on the path of every acknowledgement."""
+    result = session.execute(
+        update(Command)
+        .where(Command.id == command_id, Command.status == S.REQUESTED)
+        .values(status=S.SENT, sent_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def mark_failed(session: Session, command_id: str, at: datetime, detail: str) -> bool:
     """The hub could not send it (e.g. broker down): nothing reached the door."""
     return _move(session, command_id, (S.REQUESTED,), S.FAILED, acked_at=at, detail=detail)

@@ -258,6 +258,8 @@ def test_the_ring_screen_marks_the_ring_seen(
         earlier = set(_rings(site))
         site.board.ring()
         page.wait_for_selector("#ring-card", state="visible")
+        # The card may show the ring's preview before the ring is stored.
+        assert site.rig.wait_until(lambda: len(set(_rings(site)) - earlier) == 1)
         (key,) = set(_rings(site)) - earlier
         _wait_state(site, key, "seen")
         assert endpoint.wait(lambda rs: len(rs) == before + 1)  # the push still went

@@ -194,3 +194,33 @@ def test_a_doors_refusal_of_a_replay_or_forgery_is_audited_and_changes_nothing(r
     assert {d["reason"] for d in audited()} == {"bad_signature", "duplicate_id"}
     with rig.db.read_session() as s:
         assert get_command(s, ticket.id).status.value == "acknowledged"
+
+
+def test_an_answer_before_the_brokers_confirmation_still_reads_requested_sent_answered(rig, mocker):
+    """The door can answer before the hub has recorded the broker's PUBACK (a fast door,
+    a slow hub): "sent" is then recorded from the answer, once, and before it."""
+    device = rig.add_device()
+    rig.agent(device)
+    _online(rig, device)
+    link = rig.hub.commands.link
+    publish = link.publish
+
+    def slow_confirmation(wire):
+        info = publish(wire)
+        if "/cmd" in wire.topic:
+            time.sleep(0.5)  # the door verifies, unlocks and answers meanwhile
+        return info
+
+    mocker.patch.object(link, "publish", side_effect=slow_confirmation)
+    sub = rig.hub.bus.subscribe()
+    ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family, reason="test")
+    assert rig.hub.commands.wait(ticket.id, timeout=5) == "acknowledged"
+    steps = ("unlock_requested", "command_sent", "command_acknowledged")
+    assert [a for a, _ in _audit(rig) if a in steps] == list(steps)
+    statuses = []
+    while (notice := sub.get(timeout=0.3)) is not None:
+        if notice.kind == "command" and notice.data["command_id"] == ticket.id:
+            statuses.append(notice.data["status"])
+    assert statuses[-1] == "acknowledged"  # no late "sent" after the door's answer
+    with rig.db.read_session() as s:
+        assert get_command(s, ticket.id).sent_at is not None
