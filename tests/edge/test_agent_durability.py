@@ -48,6 +48,10 @@ def test_broker_killed_mid_stream_loses_nothing(fresh_broker):
         time.sleep(0.3)
         fresh_broker.start()
         worker.join()
+        # The agent numbers each change on its own worker: give it a moment to catch up.
+        deadline = time.monotonic() + 10
+        while rig.agent.outbox.last_seq < 121 and time.monotonic() < deadline:
+            time.sleep(0.02)
         last = rig.agent.outbox.last_seq
         assert last >= 121  # boot lock event + 120 door events
         msgs = rig.view.wait(lambda ms: set(range(1, last + 1)) <= set(_seqs(ms)), timeout=30)
