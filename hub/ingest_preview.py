@@ -11,10 +11,11 @@ certain to be stored as a new ring:
 - the hub does not already hold that ring (a door resends after a reconnect: no preview).
 
 The preview is the notice kind ``ring_preview`` with the same data as the ring notice
-(and the picture, when it came in the same batch). The stored ``ring`` notice still
-follows for everything that must act on stored rings only (escalation, the health
-monitor's unanswered-ring timer, Home Assistant); the live stream and the page show
-whichever of the two comes first, once.
+(and the picture, when it came in the same batch). Only the live stream reads it, and
+the page shows whichever of the two comes first, once. Everything else acts on the
+stored ``ring`` notice that still follows (push notifications, escalation, the health
+monitor's unanswered-ring timer, Home Assistant): routing a push writes to the
+database, and doing that while ingest stores the same ring slowed both.
 
     previews, decoded = preview_rings(db, items)     # before storing the batch
 """

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from ..bus import RING_PREVIEW, Notice
+from ..bus import Notice
 from ..storage.devices import find_device
 from ..storage.models_notify import NotificationRow
 from ..storage.models_registry import Home, Person
@@ -54,8 +54,7 @@ class Draft:
 
 
 def draft_for(session: Session, notice: Notice) -> Draft | None:
-    # The ring's preview, or the stored ring: one key, so the first one sends it.
-    if notice.kind in ("ring", RING_PREVIEW) and notice.home_id is not None:
+    if notice.kind == "ring" and notice.home_id is not None:
         return _ring(session, notice.home_id, notice)
     if notice.kind == "alert":
         # The health monitor posts some alerts (an unanswered ring) without the home:
