@@ -179,7 +179,6 @@ def test_subscribe_push_shows_the_ring_and_click_opens_it_and_marks_seen(
         assert endpoint.problems == []
         payload = request.payload
         assert payload is not None
-
         assert site.rig.wait_until(lambda: len(set(_rings(site)) - earlier) == 1)
         (key,) = set(_rings(site)) - earlier
         assert payload["key"] == key
