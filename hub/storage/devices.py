@@ -137,7 +137,15 @@ def set_health(
 def record_status(session: Session, status: DeviceStatus, received_at: datetime) -> bool:
     """Apply a presence message (``online`` on connect, the last will's ``offline``)."""
     health = DeviceHealth.ONLINE if status.online else DeviceHealth.OFFLINE
-    _update(session, status.device, boot_id=status.boot_id)
+    values: dict[str, object] = {"boot_id": status.boot_id}
+    before = session.execute(
+        select(Device.boot_id).where(Device.id == status.device)
+    ).scalar_one_or_none()
+    if before != status.boot_id:
+        # A new boot may run other (older) software: commands go as v1, which every
+        # door speaks, until its first heartbeat says which protocol version it speaks.
+        values["protocol_version"] = None
+    _update(session, status.device, **values)
     if status.online:
         record_seen(session, status.device, received_at)
     return set_health(session, status.device, health, received_at)

@@ -173,3 +173,21 @@ def test_ingest_counters(database: Database) -> None:
         count_ingest_problem(s, "malformed", "not_json", at=T0, n=2)
         count_ingest_problem(s, "refused", "unknown_device", at=T0)
         assert ingest_counts(s) == {("malformed", "not_json"): 3, ("refused", "unknown_device"): 1}
+
+
+def test_a_new_boot_forgets_the_protocol_version_until_its_heartbeat(
+    database: Database, device_id: str
+) -> None:
+    def version() -> str | None:
+        return get_device(s, device_id).protocol_version
+
+    with database.session() as s:
+        online = DeviceStatus(device=device_id, online=True, boot_id=EXAMPLE_BOOT, since=T0)
+        record_status(s, online, received_at=T0)
+        record_telemetry(s, _telemetry(device_id, protocol_version="2"), received_at=T0)
+        assert version() == "2"
+        record_status(s, online, received_at=T0)  # the same boot reconnecting
+        assert version() == "2"
+        rebooted = online.model_copy(update={"boot_id": "cd" * 8})
+        record_status(s, rebooted, received_at=T0 + timedelta(minutes=1))
+        assert version() is None  # maybe other software now: v1 until it says more
