@@ -29,13 +29,6 @@ def rig(database, plain_broker):
     r.stop()
 
 
-def _online(rig: HubRig, device: str) -> None:
-    def ready() -> bool:
-        with rig.db.read_session() as s:
-            d = get_device(s, device)
-            return d.health.value == "online" and d.monotonic_ms is not None
-
-    assert rig.wait_until(ready)
 
 
 def _events(rig: HubRig) -> list[dict]:
@@ -55,7 +48,7 @@ def _persons(event: dict) -> list[str]:
 def test_an_acknowledged_unlock_is_three_valid_audit_events(rig: HubRig) -> None:
     device = rig.add_device()
     rig.agent(device)
-    _online(rig, device)
+    rig.wait_online(device)
     ticket = rig.hub.commands.request(
         device, "unlock", person_id=rig.family, reason="carer at the door"
     )
@@ -109,7 +102,7 @@ def test_an_acknowledged_unlock_is_three_valid_audit_events(rig: HubRig) -> None
 def test_a_refused_unlock_is_a_minor_failure_with_the_doors_reason(rig: HubRig) -> None:
     device = rig.add_device()
     rig.agent(device)
-    _online(rig, device)
+    rig.wait_online(device)
     with rig.db.session() as s:  # the hub believes in an older boot: the door must refuse
         get_device(s, device).boot_id = "0" * 16
     ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family)
@@ -125,7 +118,7 @@ def test_a_refused_unlock_is_a_minor_failure_with_the_doors_reason(rig: HubRig) 
 def test_devices_as_fhir_devices_with_home_and_versions(rig: HubRig) -> None:
     device = rig.add_device()
     rig.agent(device)
-    _online(rig, device)
+    rig.wait_online(device)
     with rig.db.read_session() as s:
         mine = device_resources(s, {rig.home})
         others = device_resources(s, {rig.other_home})

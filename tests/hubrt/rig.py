@@ -17,6 +17,7 @@ from hardware.simulated import SimulatedBoard
 from hub.runtime_settings import HubRuntimeSettings
 from hub.service import Hub
 from hub.storage import Database, add_membership, create_home, create_person, register_device
+from hub.storage.devices import get_device
 from hub.storage.models_registry import Grant, Role
 from hub.storage.snapshot_files import SnapshotFiles
 from protocol import encode, new_device_id, utcnow
@@ -160,6 +161,16 @@ class HubRig:
         assert agent.link.wait_connected(5)
         self.agents.append((agent, board))
         return agent, board
+
+    def wait_online(self, device_id: str) -> None:
+        """Until the hub holds the door online with its clock (commands need both)."""
+
+        def ready() -> bool:
+            with self.db.read_session() as s:
+                d = get_device(s, device_id)
+                return d.health.value == "online" and d.monotonic_ms is not None
+
+        assert self.wait_until(ready)
 
     def wait_until(self, predicate: Any, timeout: float = 10) -> bool:
         deadline = time.monotonic() + timeout

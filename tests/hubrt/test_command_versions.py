@@ -26,13 +26,6 @@ def rig(database, plain_broker):
     r.stop()
 
 
-def _online(rig: HubRig, device: str) -> None:
-    def ready() -> bool:
-        with rig.db.read_session() as s:
-            d = get_device(s, device)
-            return d.health.value == "online" and d.monotonic_ms is not None
-
-    assert rig.wait_until(ready)
 
 
 def _watch_commands(rig: HubRig, device: str) -> DecodedMessages:
@@ -51,7 +44,7 @@ def _watch_commands(rig: HubRig, device: str) -> DecodedMessages:
 def test_commands_and_answers_in_the_version_the_door_reported(rig, reported, version):
     device = rig.add_device()
     rig.agent(device, hold_s=0.3)
-    _online(rig, device)
+    rig.wait_online(device)
     with rig.db.session() as s:
         door = get_device(s, device)
         assert door.protocol_version == "2", "the reference agent reports that it speaks v2"

@@ -24,13 +24,6 @@ def rig(database, plain_broker):
     r.stop()
 
 
-def _online(rig, device):
-    def ready():
-        with rig.db.read_session() as s:
-            d = get_device(s, device)
-            return d.health.value == "online" and d.monotonic_ms is not None
-
-    assert rig.wait_until(ready)
 
 
 def _audit(rig):
@@ -41,7 +34,7 @@ def _audit(rig):
 def test_unlock_acknowledged_and_audited(rig):
     device = rig.add_device()
     _agent, board = rig.agent(device)
-    _online(rig, device)
+    rig.wait_online(device)
     ticket = rig.hub.commands.request(
         device, "unlock", person_id=rig.family, reason="carer Sarah at the door"
     )
@@ -61,7 +54,7 @@ def test_an_unlock_is_followed_by_a_checkpoint_covering_its_acknowledgement(rig)
     """Signed once the ack's transaction is committed (not inside it), sent to the door."""
     device = rig.add_device()
     _agent, _board = rig.agent(device)
-    _online(rig, device)
+    rig.wait_online(device)
     ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family)
     assert rig.hub.commands.wait(ticket.id, timeout=5) == "acknowledged"
     with rig.db.read_session() as s:
@@ -80,7 +73,7 @@ def test_an_unlock_is_followed_by_a_checkpoint_covering_its_acknowledgement(rig)
 def test_rejected_command_is_recorded_with_the_reason(rig):
     device = rig.add_device()
     _agent, board = rig.agent(device)
-    _online(rig, device)
+    rig.wait_online(device)
     with rig.db.session() as s:  # the hub believes in an older boot: the door must refuse
         get_device(s, device).boot_id = "0" * 16
     ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family)
@@ -94,7 +87,7 @@ def test_rejected_command_is_recorded_with_the_reason(rig):
 def test_no_answer_means_unknown_never_failed(rig):
     device = rig.add_device()
     agent, board = rig.agent(device)
-    _online(rig, device)
+    rig.wait_online(device)
     agent.link._client.unsubscribe(f"doorstep/v1/{device}/cmd")
     time.sleep(0.2)
     ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family)
@@ -108,7 +101,7 @@ def test_refusals_before_anything_is_sent(rig):
     with pytest.raises(DeviceUnavailable, match="nothing was sent"):
         rig.hub.commands.request(device, "unlock", person_id=rig.family)
     rig.agent(device)
-    _online(rig, device)
+    rig.wait_online(device)
     with pytest.raises(NotAuthorised):
         rig.hub.commands.request(device, "unlock", person_id=rig.telecare)
     with pytest.raises(NotAuthorised):
@@ -165,7 +158,7 @@ def test_a_doors_refusal_of_a_replay_or_forgery_is_audited_and_changes_nothing(r
 
     device = rig.add_device()
     _agent, _board = rig.agent(device)
-    _online(rig, device)
+    rig.wait_online(device)
     ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family, hold_s=0.1)
     assert rig.hub.commands.wait(ticket.id, timeout=5) == "acknowledged"
     link = rig.device_link(device, will=False)
@@ -201,7 +194,7 @@ def test_an_answer_before_the_brokers_confirmation_still_reads_requested_sent_an
     a slow hub): "sent" is then recorded from the answer, once, and before it."""
     device = rig.add_device()
     rig.agent(device)
-    _online(rig, device)
+    rig.wait_online(device)
     link = rig.hub.commands.link
     publish = link.publish
 

@@ -81,13 +81,6 @@ class HomeAssistant:
         self.publish(f"doorstep/ha/{self.device}/lock/set", body.encode())
 
 
-def _online(rig: HubRig, device: str) -> None:
-    def ready() -> bool:
-        with rig.db.read_session() as s:
-            d = get_device(s, device)
-            return d.health.value == "online" and d.monotonic_ms is not None
-
-    assert rig.wait_until(ready)
 
 
 def _audit(rig: HubRig, action: str) -> list[Any]:
@@ -183,7 +176,7 @@ def test_states_follow_the_door_and_rings_reach_home_assistant(rig, link_factory
     rig.start()
     ha = HomeAssistant(link_factory, door)
     _agent, board = rig.agent(door, cooldown_s=0.01)  # two rings in a row both count
-    _online(rig, door)
+    rig.wait_online(door)
     assert ha.wait(lambda: ha.on("/lock")[-1:] == [b"LOCKED"])
     assert ha.wait(lambda: ha.on("/availability")[-1:] == [b"online"])
     board.ring()
@@ -218,7 +211,7 @@ def test_lock_requests_without_the_hub_s_authorisation_are_refused(rig, link_fac
     _opt_in(rig, door, person=rig.family)
     rig.start()
     _agent, board = rig.agent(door)
-    _online(rig, door)
+    rig.wait_online(door)
     ha = HomeAssistant(link_factory, door)
     commands = _commands_seen(rig, door)
     cases = [
@@ -245,7 +238,7 @@ def test_a_member_without_unlock_is_refused_even_with_a_valid_code(rig, link_fac
     _opt_in(rig, door, person=rig.telecare)  # the API refuses this link; the hub must too
     rig.start()
     _agent, board = rig.agent(door)
-    _online(rig, door)
+    rig.wait_online(door)
     ha = HomeAssistant(link_factory, door)
     commands = _commands_seen(rig, door)
     ha.lock_request("UNLOCK", pyotp.TOTP(secret).now())
@@ -261,7 +254,7 @@ def test_a_valid_code_unlocks_through_the_hub_s_signed_command(rig, link_factory
     _opt_in(rig, door, person=rig.family)
     rig.start()
     _agent, board = rig.agent(door)
-    _online(rig, door)
+    rig.wait_online(door)
     ha = HomeAssistant(link_factory, door)
     code = pyotp.TOTP(secret).now()
     ha.lock_request("UNLOCK", code)
@@ -287,7 +280,7 @@ def test_a_jammed_lock_shows_as_jammed(rig, link_factory):
     _opt_in(rig, door)
     rig.start()
     _agent, board = rig.agent(door, jam_timeout_s=0.2)
-    _online(rig, door)
+    rig.wait_online(door)
     ha = HomeAssistant(link_factory, door)
     assert ha.wait(lambda: ha.on("/lock")[-1:] == [b"LOCKED"])
     board.jam_lock()

@@ -18,7 +18,6 @@ import pytest
 from hub.audit import entries, open_checkpoint, stored_checkpoints, verify_session
 from hub.storage import AlertKind, get_snapshot, open_alerts
 from hub.storage.audit_rows import latest_checkpoint, read_audit_head
-from hub.storage.devices import get_device
 from protocol import encode, utcnow
 from protocol.audit import AuditCheckpoint
 from protocol.device import LockState
@@ -129,20 +128,13 @@ def rig(database, plain_broker):
     r.stop()
 
 
-def _online(rig: HubRig, device: str) -> None:
-    def ready():
-        with rig.db.read_session() as s:
-            d = get_device(s, device)
-            return d.health.value == "online" and d.monotonic_ms is not None
-
-    assert rig.wait_until(ready)
 
 
 def test_a_failed_relock_raises_relock_failed_not_lock_jammed(rig):
     device = rig.add_device()
     got = _checkpoints(rig, device)
     agent, board = rig.agent(device, hold_s=0.5, jam_timeout_s=0.3)
-    _online(rig, device)
+    rig.wait_online(device)
     before = len(got.messages)
     ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family, reason="carer")
     assert rig.hub.commands.wait(ticket.id, timeout=5) == "acknowledged"
@@ -159,7 +151,7 @@ def test_a_failed_relock_raises_relock_failed_not_lock_jammed(rig):
 def test_a_jam_on_a_commanded_release_is_lock_jammed(rig):
     device = rig.add_device()
     _agent, board = rig.agent(device, jam_timeout_s=0.3)
-    _online(rig, device)
+    rig.wait_online(device)
     board.jam_lock()  # stuck locked: the release never happens
     ticket = rig.hub.commands.request(device, "unlock", person_id=rig.family, reason="carer")
     rig.hub.commands.wait(ticket.id, timeout=5)

@@ -20,7 +20,6 @@ from fastapi.testclient import TestClient
 
 from hub.storage import add_membership, create_person
 from hub.storage.accounts import Passwords, confirm_totp, create_account, start_totp
-from hub.storage.devices import get_device
 from hub.storage.models_registry import Grant, Role
 from mobile_api.app import create_app
 from mobile_api.settings import WebSettings
@@ -87,12 +86,7 @@ class Clock:
 
 
 def wait_online(rig: HubRig, device: str) -> None:
-    def ready() -> bool:
-        with rig.db.read_session() as s:
-            d = get_device(s, device)
-            return d.health.value == "online" and d.monotonic_ms is not None
-
-    assert rig.wait_until(ready)
+    rig.wait_online(device)
 
 
 def make_person(web: Web, name: str, role: Role, home: str, grants: tuple[Grant, ...] = ()) -> str:
