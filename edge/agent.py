@@ -2,6 +2,8 @@
 
 Hardware callbacks and MQTT callbacks only enqueue; one worker thread does the
 work in order. Every event goes through the durable outbox before it is sent.
+Commands are carried out by ``CommandHandler``, pictures sent by ``Snapshots``;
+this class wires them together and owns the worker.
 
     >>> agent = EdgeAgent(device_id, peripherals, link_settings, outbox,
     ...                   hub_key, device_key, AgentOptions())      # doctest: +SKIP
@@ -22,8 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from hardware.interfaces import Hardware, IndicatorPattern
 from protocol.audit import AuditCheckpoint
-from protocol.codec import WireProperties, decode, encode, encode_signed
-from protocol.commands import AckOutcome, AnyCommand, CueKind, RejectReason
+from protocol.codec import WireProperties, decode, encode
 from protocol.device import LockState
 from protocol.errors import ProtocolError
 from protocol.events import (
@@ -34,25 +35,25 @@ from protocol.events import (
     LockCause,
     LockChanged,
     OutboxOverflowed,
-    PrivacyChanged,
     TamperDetected,
     TamperReason,
 )
 from protocol.ids import new_message_id
 from protocol.mqtt import LinkSettings, MqttLink
-from protocol.signing import sign
 from protocol.topics import TopicKind, device_filter
 
 from .clock import AgentClock
-from .command_guard import CommandGuard, Verdict
+from .command_guard import CommandGuard
+from .command_handler import CommandHandler
 from .cue import IndoorCues
-from .frames import FrameBuffer, Still
+from .frames import FrameBuffer
 from .live_view import LiveView
 from .lock_service import LockService
 from .messages import MessageFactory
 from .options import AgentOptions
 from .outbox import Outbox
 from .publisher import OutboxPublisher
+from .snapshots import Snapshots
 from .telemetry import TelemetryReporter
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,27 @@ class EdgeAgent:
         self._worker = threading.Thread(target=self._work, name="edge-worker", daemon=True)
         self._last_ring = -1e9
         self._last_state_seq = 0
-        self._rejections: list[float] = []
-        self.live = LiveView(self.run_soon, self._live_picture)
+        self.snapshots = Snapshots(
+            self.frames, outbox, self.publisher, self.make, lambda: self.privacy
+        )
+        self.live = LiveView(self.run_soon, self.snapshots.live_picture)
+        self.commands = CommandHandler(
+            device_id,
+            device_key,
+            guard=self.guard,
+            link=self.link,
+            make=self.make,
+            lock=self.lock,
+            cues=self.cues,
+            live=self.live,
+            frames=self.frames,
+            snapshots=self.snapshots,
+            outbox=outbox,
+            options=o,
+            emit=self.emit,
+            state_changed=self._state_changed,
+            privacy=lambda: self.privacy,
+        )
         self.suppressed_presses = 0
         self.started_at = time.monotonic()
 
@@ -225,7 +245,7 @@ class EdgeAgent:
             return
         self._last_ring = now
         ring_id = new_message_id()
-        snapshot = self._snapshot_item("ring", self._best_still(), event_id=ring_id)
+        snapshot = self.snapshots.item("ring", self.snapshots.best_still(), event_id=ring_id)
         snapshot_id = snapshot[0] if snapshot else None
         ring = (
             lambda s: encode(self.make.event(DoorbellRang, s, id=ring_id, snapshot_id=snapshot_id)),
@@ -237,52 +257,6 @@ class EdgeAgent:
         self.publisher.flush()
         # The visitor's cue comes after the message is on its way: it costs ~0.5 ms.
         self._show(IndicatorPattern.NOTIFYING)
-
-    def _best_still(self) -> Still | None:
-        """The sharpest recent picture (already encoded), or None: no camera, privacy."""
-        if self.frames is None or self.privacy:
-            return None
-        return self.frames.best()
-
-    def _snapshot_item(
-        self,
-        reason: str,
-        still: Still | None,
-        *,
-        event_id: str | None = None,
-        command_id: str | None = None,
-    ) -> tuple[str, Any] | None:
-        """(snapshot id, outbox item) for ``still``, or None without one."""
-        if still is None:
-            return None
-        snapshot_id = new_message_id()
-
-        def build(seq: int) -> Any:
-            return encode(
-                self.make.snapshot(
-                    still.jpeg,
-                    seq,
-                    snapshot_id=snapshot_id,
-                    width=still.width,
-                    height=still.height,
-                    reason=reason,
-                    event_id=event_id,
-                    command_id=command_id,
-                )
-            )
-
-        return snapshot_id, (build, "snapshot")
-
-    def _snapshot(
-        self, reason: str, still: Still | None, *, command_id: str | None = None
-    ) -> str | None:
-        """Queue ``still`` as a snapshot and send it; its id, or None without a picture."""
-        item = self._snapshot_item(reason, still, command_id=command_id)
-        if item is None:
-            return None
-        self.outbox.append_many([item[1]])
-        self.publisher.flush()
-        return item[0]
 
     def _door_opened(self) -> None:
         self._state_changed(DoorOpened)
@@ -325,159 +299,4 @@ class EdgeAgent:
 
     # -- commands --------------------------------------------------------------
     def _on_command(self, _topic: str, payload: bytes, _props: WireProperties) -> None:
-        self._jobs.put(lambda: self._handle_command(payload))
-
-    def _handle_command(self, payload: bytes) -> None:
-        verdict = self.guard.check(payload)
-        if verdict.command is None:
-            self._rejected(verdict)
-            return
-        command = verdict.command
-        handler = getattr(self, f"_do_{command.action}")
-        handler(command)
-
-    def _rejected(self, verdict: Verdict) -> None:
-        now = time.monotonic()
-        self._rejections = [t for t in self._rejections if now - t < 60] + [now]
-        count = len(self._rejections)
-        limit = self.options.max_rejection_acks_per_min
-        if count == limit + 1:
-            self.emit(
-                TamperDetected,
-                reason=TamperReason.REPEATED_BAD_COMMANDS,
-                detail=f"more than {limit} rejected commands in a minute",
-            )
-        if count > limit:
-            return  # answering a flood would only amplify it
-        log.warning(
-            "rejected command %s: %s (%s)", verdict.command_id, verdict.reason, verdict.detail
-        )
-        self._ack(
-            verdict.command_id,
-            verdict.action,
-            AckOutcome.REJECTED,
-            verdict.reason,
-            verdict.detail,
-            v=verdict.version,
-        )
-
-    def _ack(
-        self,
-        command_id: str | None,
-        action: str | None,
-        outcome: AckOutcome,
-        reason: RejectReason | None = None,
-        detail: str = "",
-        relock_in_s: float | None = None,
-        *,
-        v: int,
-    ) -> None:
-        # ``v`` is the command's schema version: answering in it never sends a hub a
-        # version it did not speak first (v1 when the command could not be read).
-        ack = self.make.ack(
-            v=v,
-            command_id=command_id,
-            action=action,
-            outcome=outcome,
-            lock=self.lock.state,
-            counter=self.guard.counter,
-            reason=reason,
-            detail=detail,
-            relock_in_s=relock_in_s,
-        )
-        envelope = sign(ack, self.device_key)
-        self.link.publish(encode_signed(TopicKind.ACK, self.device_id, envelope))
-
-    def _do_unlock(self, command: AnyCommand) -> None:
-        outcome = self.lock.unlock(command.id, getattr(command, "hold_s", None))
-        if outcome.ok:
-            self._ack(
-                command.id,
-                command.action,
-                AckOutcome.EXECUTED,
-                relock_in_s=outcome.relock_in_s,
-                v=command.v,
-            )
-            # Tell the person inside; the lock service already shows the pattern.
-            self.cues.give(CueKind.FAMILY_UNLOCKED, pattern=False)
-        else:
-            self._ack(
-                command.id,
-                command.action,
-                AckOutcome.FAILED,
-                RejectReason.HARDWARE_FAULT,
-                outcome.detail,
-                v=command.v,
-            )
-
-    def _refused_for_privacy(self, command: AnyCommand) -> bool:
-        """While the privacy switch is on, no picture leaves the door."""
-        if self.privacy:
-            self._ack(
-                command.id,
-                command.action,
-                AckOutcome.REJECTED,
-                RejectReason.PRIVACY,
-                "privacy switch is on",
-                v=command.v,
-            )
-        return self.privacy
-
-    def _do_snapshot(self, command: AnyCommand) -> None:
-        if self._refused_for_privacy(command):
-            return
-        if self._snapshot("request", self._best_still(), command_id=command.id) is None:
-            self._ack(
-                command.id,
-                command.action,
-                AckOutcome.FAILED,
-                RejectReason.HARDWARE_FAULT,
-                "no camera frame available",
-                v=command.v,
-            )
-            return
-        self._ack(command.id, command.action, AckOutcome.EXECUTED, v=command.v)
-
-    def _do_live_view(self, command: AnyCommand) -> None:
-        if self._refused_for_privacy(command):
-            return
-        if self.frames is None:
-            self._ack(
-                command.id,
-                command.action,
-                AckOutcome.FAILED,
-                RejectReason.HARDWARE_FAULT,
-                "this device has no camera",
-                v=command.v,
-            )
-            return
-        self.live.start(
-            command.id,
-            duration_s=command.duration_s,  # type: ignore[union-attr]
-            interval_ms=command.interval_ms,  # type: ignore[union-attr]
-        )
-        self._ack(command.id, command.action, AckOutcome.EXECUTED, v=command.v)
-
-    def _live_picture(self, command_id: str, max_age_s: float) -> None:
-        """One live-view picture (on the worker): the newest, if privacy allows."""
-        if self.privacy or self.frames is None:
-            return
-        self._snapshot("live_view", self.frames.latest(max_age_s), command_id=command_id)
-
-    def _do_stop_live_view(self, command: AnyCommand) -> None:
-        self.live.stop()
-        self._ack(command.id, command.action, AckOutcome.EXECUTED, v=command.v)
-
-    def _do_set_privacy(self, command: AnyCommand) -> None:
-        privacy = bool(command.privacy)  # type: ignore[union-attr]
-        self.outbox.set_state("privacy", "1" if privacy else "0")
-        if privacy:
-            self.live.stop()
-        if self.frames is not None:
-            self.frames.pause(privacy)
-        self._state_changed(PrivacyChanged, privacy=privacy)
-        self._ack(command.id, command.action, AckOutcome.EXECUTED, v=command.v)
-
-    def _do_cue(self, command: AnyCommand) -> None:
-        self.cues.give(command.cue, command.who)  # type: ignore[union-attr]
-        self._ack(command.id, command.action, AckOutcome.EXECUTED, v=command.v)
+        self._jobs.put(lambda: self.commands.handle(payload))
