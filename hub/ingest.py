@@ -6,7 +6,8 @@ Events and heartbeats are also grouped inside the batch (one savepoint and one
 multi-row statement each); only if a group fails are its members retried one by one.
 Only after the commit does it publish each device's retained sync mark, so an
 edge never deletes from its outbox what is not safely stored. A bad message is
-counted, logged with its reason, and never stops ingestion.
+counted, logged with its reason, and never stops ingestion. What joins a batch is
+``hub.ingest_batches``'s; the savepoints around each message, ``hub.ingest_guard``'s.
 
     >>> ingest = Ingest(db, files, link, bus)   # doctest: +SKIP
     >>> ingest.start()                          # doctest: +SKIP
@@ -34,9 +35,9 @@ from protocol.signing import SignedEnvelope
 from protocol.topics import TopicKind, hub_ingest_filters, shared
 
 from .bus import NoticeBus
-from .errors import DatabaseUnavailable
-from .handlers import HandlerContext, RingPictures, handler_for, on_events, on_heartbeats
-from .ingest_bursts import Follows, is_heartbeat, more_follows
+from .handlers import HandlerContext, RingPictures, handler_for
+from .ingest_batches import Received, gather
+from .ingest_guard import guarded, store_events, store_heartbeats
 from .ingest_preview import preview_rings
 from .storage import count_ingest_problem
 from .storage.database import Database
@@ -49,14 +50,6 @@ log = logging.getLogger(__name__)
 
 # (session, device, envelope, received_at, ctx) -> None; the command service's.
 AckHandler = Callable[[Session, str, SignedEnvelope, datetime, HandlerContext], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Received:
-    topic: str
-    payload: bytes
-    props: WireProperties
-    at: datetime
 
 
 @dataclass
@@ -142,60 +135,17 @@ class Ingest:
             if first is None:
                 self._queue.task_done()
                 return
-            items = [first]
-            self._take_more(items, wait_s=0.0)
-            # Some messages come in a burst (a ring's picture, then the ring; a lock's state,
-            # its event, the command's ack): wait a moment for the rest so the burst shares
-            # one transaction, instead of the one people wait for queueing behind another.
-            # The ack gets longer: the door signs it after the event, and on a busy door
-            # it missed the short wait, then waited for a whole transaction of its own.
-            deadline = time.monotonic() + self.follow_wait_s
-            while len(items) < self.batch:
-                last = items[-1]
-                follows = more_follows(last.topic, last.payload, last.props)
-                if follows is Follows.NOTHING:
-                    break
-                if follows is Follows.ACK:
-                    deadline = max(deadline, time.monotonic() + self.ack_wait_s)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._take_more(items, wait_s=remaining):
-                    break
-            self._fill_with_heartbeats(items)
+            items = gather(
+                self._queue,
+                first,
+                batch=self.batch,
+                follow_wait_s=self.follow_wait_s,
+                ack_wait_s=self.ack_wait_s,
+                heartbeat_wait_s=self.heartbeat_wait_s,
+            )
             self._process(items)
             for _ in items:
                 self._queue.task_done()
-
-    def _fill_with_heartbeats(self, items: list[Received]) -> None:
-        """A batch of heartbeats only waits a moment for more, so a fleet's steady trickle
-        shares transactions instead of paying one each; anything else ends the wait."""
-        if self.heartbeat_wait_s <= 0 or not all(is_heartbeat(i.topic) for i in items):
-            return
-        deadline = time.monotonic() + self.heartbeat_wait_s
-        while len(items) < self.batch:
-            seen = len(items)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not self._take_more(items, wait_s=remaining):
-                return
-            if not all(is_heartbeat(i.topic) for i in items[seen:]):
-                return
-
-    def _take_more(self, items: list[Received], *, wait_s: float) -> bool:
-        """Add what is queued (waiting up to ``wait_s`` for the first one) to ``items``;
-        False when nothing came or ingest is stopping."""
-        took = False
-        while len(items) < self.batch:
-            try:
-                item = self._queue.get(timeout=wait_s) if wait_s > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                return took
-            wait_s = 0.0
-            if item is None:
-                self._queue.put(None)  # stop after this batch
-                self._queue.task_done()
-                return False
-            items.append(item)
-            took = True
-        return took
 
     def _process(self, items: list[Received]) -> None:
         self.stats.received += len(items)
@@ -257,12 +207,12 @@ class Ingest:
             # Heartbeats first, as one group: a status (e.g. a last will) that arrived
             # in the same batch is then applied after them, as it would have been.
             if heartbeats:
-                self._heartbeats(session, ctx, heartbeats)
+                store_heartbeats(session, ctx, heartbeats, problem=self._problem)
             for item, decoded in others:
                 ctx.received_at = item.at
                 self._one(session, ctx, item, decoded)
             if events:
-                self._events(session, ctx, events)
+                store_events(session, ctx, events, problem=self._problem)
                 capture_events(session, [e for _, e in events])  # issue 10: webhook outbox
             return ctx
 
@@ -299,47 +249,18 @@ class Ingest:
             return None
         return decoded
 
-    def _events(
-        self, session: Session, ctx: HandlerContext, events: list[tuple[Received, EventBase]]
-    ) -> None:
-        ctx.received_at = events[-1][0].at
-        if self._guarded(
-            session,
-            ctx,
-            events[-1][0],
-            lambda: on_events(ctx, [e for _, e in events]),
-            log_failure=False,
-        ):
-            return
-        # One of them could not be stored: store them one by one so the rest still land.
-        for item, event in events:
-            ctx.received_at = item.at
-            self._guarded(session, ctx, item, lambda e=event: on_events(ctx, [e]))
-
-    def _heartbeats(
-        self, session: Session, ctx: HandlerContext, heartbeats: list[tuple[Received, Telemetry]]
-    ) -> None:
-        """All the batch's heartbeats in one savepoint; one by one only if that fails."""
-        ctx.received_at = heartbeats[-1][0].at
-        pairs = [(t, item.at) for item, t in heartbeats]
-        if self._guarded(
-            session, ctx, heartbeats[-1][0], lambda: on_heartbeats(ctx, pairs), log_failure=False
-        ):
-            return
-        for item, telemetry in heartbeats:
-            ctx.received_at = item.at
-            self._guarded(
-                session, ctx, item, lambda t=telemetry, at=item.at: on_heartbeats(ctx, [(t, at)])
-            )
-
     def _one(self, session: Session, ctx: HandlerContext, item: Received, decoded: Decoded) -> None:
         device = decoded.topic.device_id
         if decoded.topic.kind is TopicKind.ACK:
             if self.on_ack is None:
                 return
             on_ack = self.on_ack
-            self._guarded(
-                session, ctx, item, lambda: on_ack(session, device, decoded.message, item.at, ctx)
+            guarded(
+                session,
+                ctx,
+                item,
+                lambda: on_ack(session, device, decoded.message, item.at, ctx),
+                problem=self._problem,
             )
             return
         handler = handler_for(decoded.message)
@@ -352,39 +273,7 @@ class Ingest:
                 f"hub does not accept {decoded.topic.kind.value} messages",
             )
             return
-        self._guarded(session, ctx, item, lambda: handler(ctx, decoded.message))
-
-    def _guarded(
-        self,
-        session: Session,
-        ctx: HandlerContext,
-        item: Received,
-        work: Callable[[], None],
-        *,
-        log_failure: bool = True,
-    ) -> bool:
-        """Run ``work`` in a savepoint; a failure there must not undo the batch."""
-        notices, syncs = len(ctx.notices), dict(ctx.sync_devices)
-        callbacks = len(ctx.after_commit)
-        try:
-            with session.begin_nested():
-                work()
-            return True
-        except DatabaseUnavailable:
-            raise  # the database itself is in trouble: retry the whole batch
-        except Exception as exc:
-            # Rolled back to the savepoint: forget what it would have announced.
-            del ctx.notices[notices:]
-            del ctx.after_commit[callbacks:]
-            ctx.sync_devices = syncs
-            if not log_failure:
-                return False  # the caller tries the group's members one by one
-            if isinstance(exc, ProtocolError):  # e.g. an ack signed by another key
-                self._problem(session, "refused", type(exc).__name__, item, str(exc)[:300])
-            else:
-                log.exception("handling %s failed", item.topic)
-                self._problem(session, "failed", type(exc).__name__, item, str(exc)[:300])
-            return False
+        guarded(session, ctx, item, lambda: handler(ctx, decoded.message), problem=self._problem)
 
     def _is_known(self, session: Session, device: str) -> bool:
         if device in self._known:
