@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from hub.audit import AuditAction, RefKind, append, person_ref, ref
 from hub.errors import InvalidTransition, InvalidValue, NotFound
 from hub.storage.models_registry import Home
+from hub.storage.models_webhooks import WebhookSubscription
 from hub.webhooks.catalogue import EVENT_TYPES
 from hub.webhooks.deliveries import dead_letters, delivery_home, retry_dead
 from hub.webhooks.secrets import rotate_secret
@@ -115,16 +116,23 @@ def subscribe(
         return describe(sub) | {"secret": secret}
 
 
+def _visible_subscription(s: Session, person: str, subscription_id: str) -> WebhookSubscription:
+    """The subscription, if this person administers its home (else 404: not even its
+    existence is told)."""
+    mine, every = _scope(s, person)
+    try:
+        sub = get_subscription(s, subscription_id)
+    except NotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such webhook") from None
+    if not _may(sub.home_id, mine, every):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such webhook")
+    return sub
+
+
 @router.delete("/{subscription_id}", status_code=204)
 def unsubscribe(subscription_id: str, person: CurrentPerson, hub: HubDep, now: Now) -> None:
     with hub.db.session() as s:
-        mine, every = _scope(s, person)
-        try:
-            sub = get_subscription(s, subscription_id)
-        except NotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such webhook") from None
-        if not _may(sub.home_id, mine, every):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such webhook")
+        sub = _visible_subscription(s, person, subscription_id)
         home = sub.home_id
         remove_subscription(s, subscription_id)
         _audit(s, person, AuditAction.WEBHOOK_REMOVED, now, subscription_id, home=home)
@@ -136,13 +144,7 @@ def rotate(subscription_id: str, person: CurrentPerson, hub: HubDep, now: Now) -
     (``DOORSTEP_WEBHOOK_ROTATION_GRACE_H``, 24 h by default)."""
     grace = timedelta(hours=hub.webhooks.settings.rotation_grace_h)
     with hub.db.session() as s:
-        mine, every = _scope(s, person)
-        try:
-            sub = get_subscription(s, subscription_id)
-        except NotFound:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such webhook") from None
-        if not _may(sub.home_id, mine, every):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such webhook")
+        sub = _visible_subscription(s, person, subscription_id)
         secret = rotate_secret(s, sub, now=now, grace=grace)
         until = sub.previous_secret_until.isoformat() if sub.previous_secret_until else None
         _audit(
