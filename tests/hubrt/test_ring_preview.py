@@ -67,6 +67,8 @@ def test_a_new_ring_is_previewed_with_its_picture_before_it_is_stored(rig: HubRi
     sub = rig.hub.bus.subscribe()
     snap = example_snapshot(device, seq=1)
     bell = ring(device, 2).model_copy(update={"snapshot_id": snap.meta.id})
+    # Nothing else in flight: a batch already waiting for the lock would hold up ours.
+    assert rig.hub.ingest.wait_idle()
     with writes_held(rig):
         link.publish(encode(snap))
         link.publish(encode(bell))
