@@ -221,16 +221,20 @@ def test_verify_sees_one_snapshot_while_hubs_keep_appending(database: Database) 
     with database.session() as s:
         append_many(s, [NewEntry(A.LOGIN, "person:p1", T0) for _ in range(3000)])
     writer = Database(database.url)
-    stop = threading.Event()
+    stop, appending = threading.Event(), threading.Event()
 
     def keep_appending() -> None:
         while not stop.is_set():
             with writer.session() as s:
                 append(s, A.LOGIN, actor="person:p2", at=T0)
+            appending.set()
 
     thread = threading.Thread(target=keep_appending)
     thread.start()
     try:
+        # Verify only once the writer is going (its first connection can be slow to
+        # come), so the runs below really overlap its appends.
+        assert appending.wait(30)
         reports = [verify(database, [], key.public_key()) for _ in range(3)]
     finally:
         stop.set()
