@@ -64,6 +64,8 @@ def choose_ports(opts: DemoOptions) -> dict[str, int]:
             raise ConfigError(f"port {port} is given twice: give each service its own port")
         ports[name] = port
     for name, port in ports.items():
+        if name == "sim":
+            continue  # the door agent binds a free one itself and reports it (start_all)
         while not port:
             candidate = free_port(HOST)
             port = candidate if candidate not in ports.values() else 0
@@ -97,6 +99,13 @@ def _broker_user() -> str | None:
         return pwd.getpwnam("mosquitto").pw_name
     except KeyError:
         return None
+
+
+def _port_in(path: Path) -> int:
+    try:
+        return int(path.read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
 
 
 def _doorstep(*args: str) -> list[str]:
@@ -133,6 +142,7 @@ def start_all(
     say(f"  ready; log: {logs / 'hub-web.log'}")
 
     say(f"starting the door agent {demo.device_id} on the simulated board ...")
+    port_file = logs / "door-simulator.port"
     kids.start(
         "door agent",
         _doorstep(
@@ -142,10 +152,16 @@ def start_all(
             "--simulate",
             "--control-port",
             str(ports["sim"]),
+            "--control-port-file",
+            str(port_file),
         ),
         logs / "door-agent.log",
         env=_child_env({}),
     )
+    # A free port picked now could be taken before the agent binds it: with no port
+    # given, the agent binds any free one and writes it to the file.
+    kids.wait_ready("door agent", lambda: _port_in(port_file) > 0, opts.ready_timeout_s)
+    ports["sim"] = _port_in(port_file)
     state = f"http://{HOST}:{ports['sim']}/state"
     kids.wait_ready(
         "door agent",
