@@ -69,11 +69,12 @@ run_tests() {
     "$VENV/bin/lint-imports" --no-cache
     say "pytest (full suite)"
     set +e
-    # Most tests wait on brokers, timers and browsers rather than the CPU, so three
-    # workers on a two-core machine finish in a third of the time.
+    # Most tests wait on brokers, timers and browsers rather than the CPU: two workers
+    # finish in about 7.5 min instead of 22. Three were 6 min, but more tests raced their
+    # own timeouts on two cores; set DOORSTEP_TEST_WORKERS to choose.
     # Whole modules go to one worker (--dist loadscope): some share state between their
     # tests on purpose (a module-wide fixture that the tests take through a story).
-    "$VENV/bin/python" -m pytest -n "${DOORSTEP_TEST_WORKERS:-3}" --dist loadscope --durations=15 "$@"
+    "$VENV/bin/python" -m pytest -n "${DOORSTEP_TEST_WORKERS:-2}" --dist loadscope --durations=15 "$@"
     local rc=$?
     set -e
     if [ "$rc" -eq 5 ]; then
