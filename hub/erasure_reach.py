@@ -161,37 +161,39 @@ def _blank_notifications(s: Session, boxes: list[str], red: Redactor) -> int:
             row.title, row.body, row.data = title, body, data
             changed += 1
     if red.pattern is not None:
-        for delivery in s.scalars(select(DeliveryRow).where(DeliveryRow.last_error.is_not(None))):
-            if red.names(delivery.last_error):
-                delivery.last_error = red.text(delivery.last_error or "")
-                changed += 1
+        changed += _redact_errors(s, DeliveryRow, red)
     return changed
 
 
 def _blank_webhooks(s: Session, red: Redactor) -> int:
     if red.pattern is None:
         return 0
-    changed = 0
-    for row in s.scalars(select(WebhookOutboxRow).execution_options(yield_per=BATCH)):
-        data = red.json(row.data)
-        if data != row.data:
-            row.data = data
-            changed += 1
-    for dead in s.scalars(select(WebhookDelivery).where(WebhookDelivery.last_error.is_not(None))):
-        if red.names(dead.last_error):
-            dead.last_error = red.text(dead.last_error or "")
-            changed += 1
-    return changed
+    return _redact_json(s, WebhookOutboxRow, "data", red) + _redact_errors(s, WebhookDelivery, red)
 
 
 def _blank_alerts(s: Session, red: Redactor) -> int:
     if red.pattern is None:
         return 0
+    return _redact_json(s, Alert, "details", red)
+
+
+def _redact_json(s: Session, model: Any, column: str, red: Redactor) -> int:
+    """The person's strings out of one JSON column of every row; how many rows changed."""
     changed = 0
-    for alert in s.scalars(select(Alert).execution_options(yield_per=BATCH)):
-        details = red.json(alert.details)
-        if details != alert.details:
-            alert.details = details
+    for row in s.scalars(select(model).execution_options(yield_per=BATCH)):
+        value = red.json(getattr(row, column))
+        if value != getattr(row, column):
+            setattr(row, column, value)
+            changed += 1
+    return changed
+
+
+def _redact_errors(s: Session, model: Any, red: Redactor) -> int:
+    """The person's strings out of the rows' ``last_error`` text; how many rows changed."""
+    changed = 0
+    for row in s.scalars(select(model).where(model.last_error.is_not(None))):
+        if red.names(row.last_error):
+            row.last_error = red.text(row.last_error or "")
             changed += 1
     return changed
 

@@ -33,6 +33,7 @@ from protocol.codec import Decoded, WireProperties, decode
 from protocol.errors import ProtocolError
 from protocol.events import DoorbellRang
 from protocol.snapshots import Snapshot
+from protocol.topics import TopicKind, parse_topic
 
 from .bus import RING_PREVIEW, Notice
 from .storage.database import Database
@@ -56,8 +57,7 @@ def preview_rings(db: Database, items: Sequence[Item]) -> tuple[list[Notice], di
     rings: list[tuple[Item, DoorbellRang]] = []
     pictures: dict[str, bytes] = {}
     for i, item in enumerate(items):
-        kind = _leaf(item.topic)
-        if kind not in ("ring", "snapshot"):
+        if not _ring_or_snapshot(item.topic):
             continue
         try:
             decoded[i] = found = decode(item.topic, item.payload, item.props)
@@ -111,9 +111,11 @@ def _new_rings_homes(db: Database, rings: list[DoorbellRang]) -> dict[str, str]:
     return {r.id: placed[r.device] for r in rings if r.device in placed and r.id not in held}
 
 
-def _leaf(topic: str) -> str:
-    """ "ring" for a ring event's topic, "snapshot" for a snapshot's; a cheap peek."""
-    parts = topic.rsplit("/", 2)
-    if len(parts) < 3:
-        return ""
-    return parts[2] if parts[1] == "event" else parts[1]
+def _ring_or_snapshot(topic: str) -> bool:
+    try:
+        parsed = parse_topic(topic)
+    except ProtocolError:
+        return False  # storing the batch says what is wrong with it
+    return parsed.kind is TopicKind.SNAPSHOT or (
+        parsed.kind is TopicKind.EVENT and parsed.leaf == "ring"
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.audit import (
@@ -30,7 +30,7 @@ from hub.audit import (
 from hub.storage import Database, audit_recent
 from hub.storage.audit_recent import audit_rows_naming, audit_rows_naming_oldest_first
 from hub.storage.models_audit import AuditEntryRow, AuditHead, AuditRefRow
-from tests.fixtures.database import BACKENDS, T0, PostgresDatabases
+from tests.fixtures.database import BACKENDS, T0, PostgresDatabases, empty_schema
 
 A = AuditAction
 
@@ -160,9 +160,7 @@ def database_at_0014(request: pytest.FixtureRequest) -> Iterator[Database]:
     pg: PostgresDatabases = request.getfixturevalue("postgres_databases")
     db, name = pg.new()
     try:
-        with db.engine.begin() as conn:  # start again from nothing, then stop at 0014
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        empty_schema(db)  # start again from nothing, then stop at 0014
         db.upgrade("0014")
         yield db
     finally:
