@@ -287,7 +287,7 @@ def measure_memory(idle_s: float) -> dict:
 IMPORT_LADDER = (
     "numpy",
     "simplejpeg",
-    "cryptography.hazmat.primitives.asymmetric.ed25519",
+    "nacl.signing",
     "ssl",
     "paho.mqtt.client",
     "pydantic",
@@ -297,9 +297,6 @@ IMPORT_LADDER = (
     "hardware.simulated",
     "edge.runner",
     "edge.cli",
-    # ``doorstep edge`` builds the whole command line first, so every package's
-    # subcommand module is loaded too; the conformance kit's is the heaviest.
-    "doorstep.conformance.cli",
 )
 _LADDER_SCRIPT = """
 import importlib, json, sys

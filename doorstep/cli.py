@@ -17,20 +17,32 @@ from collections.abc import Sequence
 
 from . import __version__
 
-# Order is the order of --help.
-COMMAND_MODULES = (
-    "doorstep.cli_demo",
-    "edge.cli",
-    "hub.cli",
-    "mobile_api.cli",
-    "firmware_config.cli_config",
-    "firmware_config.cli_provision",
-    "protocol.cli",
-    "doorstep.conformance.cli",
-)
+# Command -> the module that registers it. Order is the order of --help.
+COMMANDS = {
+    "demo": "doorstep.cli_demo",
+    "edge": "edge.cli",
+    "hub": "hub.cli",
+    "audit": "hub.cli",
+    "serve": "mobile_api.cli",
+    "config": "firmware_config.cli_config",
+    "provision": "firmware_config.cli_provision",
+    "protocol": "protocol.cli",
+    "conformance": "doorstep.conformance.cli",
+}
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def modules_for(argv: Sequence[str]) -> tuple[str, ...]:
+    """Only the named command's module when the command line names one, else all.
+
+    ``doorstep edge`` runs for months on a Pi: loading every package's subcommands
+    (the conformance kit's brings cryptography) cost the agent about 9 MB resident.
+    """
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    return (COMMANDS[first],) if first in COMMANDS else COMMAND_MODULES
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="doorstep",
         description="Doorstep: a care companion for the front door.",
@@ -38,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"doorstep {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in modules:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -50,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(modules_for(words))
+    args = parser.parse_args(words)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
 from hardware.interfaces import Hardware, IndicatorPattern
 from protocol.audit import AuditCheckpoint
 from protocol.codec import WireProperties, decode, encode
@@ -40,6 +38,7 @@ from protocol.events import (
 )
 from protocol.ids import new_message_id
 from protocol.mqtt import LinkSettings, MqttLink
+from protocol.signing import PrivateKey, PublicKey
 from protocol.topics import TopicKind, device_filter
 
 from .clock import AgentClock
@@ -68,8 +67,8 @@ class EdgeAgent:
         hardware: Hardware,
         link_settings: LinkSettings,
         outbox: Outbox,
-        hub_key: Ed25519PublicKey,
-        device_key: Ed25519PrivateKey,
+        hub_key: PublicKey,
+        device_key: PrivateKey,
         options: AgentOptions | None = None,
         clock: AgentClock | None = None,
     ) -> None:

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from firmware_config.device_config import check_device_config, load_device_config
     from protocol.logs import apply_log_format
 
-    from .memory import tune_malloc
+    from .memory import release_startup_memory, tune_malloc
     from .runner import build_agent
 
     apply_log_format(getattr(args, "log_format", None), os.environ)
@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         cfg.broker.host,
         cfg.broker.port,
     )
+    release_startup_memory()
     _notify_systemd("READY=1")
     while not stop.wait(10):
         # Only a responsive worker keeps the watchdog quiet; a hung one gets restarted.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from protocol.base import SCHEMA_VERSION
@@ -27,7 +26,7 @@ from protocol.errors import (
     TopicMismatch,
     UnsupportedVersion,
 )
-from protocol.signing import SignedEnvelope, open_command
+from protocol.signing import PublicKey, SignedEnvelope, open_command
 
 from .clock import AgentClock
 from .outbox import Outbox
@@ -50,7 +49,7 @@ class Verdict:
 
 class CommandGuard:
     def __init__(
-        self, device_id: str, hub_key: Ed25519PublicKey, clock: AgentClock, store: Outbox
+        self, device_id: str, hub_key: PublicKey, clock: AgentClock, store: Outbox
     ) -> None:
         self.device_id = device_id
         self.hub_key = hub_key

@@ -14,13 +14,11 @@ import logging
 import time
 from collections.abc import Callable
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from protocol.codec import encode_signed
 from protocol.commands import AckOutcome, AnyCommand, CueKind, RejectReason
 from protocol.events import PrivacyChanged, TamperDetected, TamperReason
 from protocol.mqtt import MqttLink
-from protocol.signing import sign
+from protocol.signing import PrivateKey, sign
 from protocol.topics import TopicKind
 
 from .command_guard import CommandGuard, Verdict
@@ -42,7 +40,7 @@ class CommandHandler:
     def __init__(
         self,
         device_id: str,
-        device_key: Ed25519PrivateKey,
+        device_key: PrivateKey,
         *,
         guard: CommandGuard,
         link: MqttLink,

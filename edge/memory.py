@@ -11,7 +11,8 @@ Two glibc habits cost a long-running, many-threaded agent tens of MB:
 ``tune_malloc`` caps the arenas and pins the threshold, like the environment variables
 ``MALLOC_ARENA_MAX`` / ``MALLOC_MMAP_THRESHOLD_`` that the systemd unit also sets (those
 take effect before Python starts; this call covers ``doorstep edge`` run by hand).
-Elsewhere (musl, macOS) it does nothing.
+``release_startup_memory`` hands back what imports and start-up left free inside the
+heap (about 1 MB). Elsewhere (musl, macOS) both do nothing.
 
     >>> tune_malloc()          # doctest: +SKIP
     True
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 
 log = logging.getLogger(__name__)
@@ -59,3 +61,13 @@ def tune_malloc(
     if not ok:
         log.info("glibc refused a malloc setting; running with its defaults")
     return ok
+
+
+def release_startup_memory() -> bool:
+    """Collect start-up's reference cycles and return free heap pages to the system."""
+    gc.collect()
+    libc = _libc()
+    if libc is None:
+        return False
+    libc.malloc_trim(0)  # frees whole pages anywhere in the heap, not only at its top
+    return True

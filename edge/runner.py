@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 from firmware_config.device_config import DeviceConfig
 from hardware.interfaces import Hardware
+from protocol.device_keys import load_signing_key, load_verify_key
 from protocol.mqtt import LinkSettings, TlsFiles
-from protocol.signing import load_private_key, load_public_key
 
 from .agent import EdgeAgent
 from .hardware_setup import agent_options, build_hardware
@@ -69,8 +69,8 @@ def build_agent(cfg: DeviceConfig, *, simulate: bool = False) -> BuiltAgent:
         hardware,
         link_settings(cfg),
         outbox,
-        hub_key=load_public_key(cfg.keys.hub_public_key),
-        device_key=load_private_key(cfg.keys.signing_key),
+        hub_key=load_verify_key(cfg.keys.hub_public_key),
+        device_key=load_signing_key(cfg.keys.signing_key),
         options=agent_options(cfg),
     )
     return BuiltAgent(agent, hardware, board)

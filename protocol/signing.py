@@ -14,12 +14,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import sys
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import Field, ValidationError
 
 from .base import ProtocolModel, versions_of
@@ -27,7 +25,29 @@ from .commands import COMMAND_ADAPTER, COMMAND_VERSIONS, AnyCommand, CommandAck
 from .errors import KeyFileError, MessageInvalid, SignatureInvalid, TopicMismatch
 from .validation import check_version, describe_validation_error
 
+if TYPE_CHECKING:  # cryptography is imported only where its keys are made or read
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+
 MAX_SIGNED_PAYLOAD = 4096
+
+
+class PublicKey(Protocol):
+    """An Ed25519 public key: cryptography's, or ``protocol.device_keys``' (PyNaCl)."""
+
+    def public_bytes_raw(self) -> bytes: ...
+
+    def verify(self, signature: bytes, data: bytes) -> None: ...
+
+
+class PrivateKey(Protocol):
+    """An Ed25519 private key: cryptography's, or ``protocol.device_keys``' (PyNaCl)."""
+
+    def sign(self, data: bytes) -> bytes: ...
+
+    def public_key(self) -> PublicKey: ...
 
 
 class SignedEnvelope(ProtocolModel):
@@ -60,13 +80,12 @@ def canonical_json(model: ProtocolModel) -> str:
     )
 
 
-def key_id(public_key: Ed25519PublicKey) -> str:
+def key_id(public_key: PublicKey) -> str:
     """Short stable id of a public key: first 16 hex of SHA-256 of its raw bytes."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
+    return hashlib.sha256(public_key.public_bytes_raw()).hexdigest()[:16]
 
 
-def sign(model: ProtocolModel, key: Ed25519PrivateKey) -> SignedEnvelope:
+def sign(model: ProtocolModel, key: PrivateKey) -> SignedEnvelope:
     payload = canonical_json(model)
     sig = key.sign(payload.encode())
     return SignedEnvelope(
@@ -80,7 +99,7 @@ def _b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def verify(envelope: SignedEnvelope, public_key: Ed25519PublicKey) -> bytes:
+def verify(envelope: SignedEnvelope, public_key: PublicKey) -> bytes:
     """Return the payload bytes if the signature verifies, else raise ``SignatureInvalid``."""
     expected = key_id(public_key)
     if envelope.kid != expected:
@@ -96,11 +115,18 @@ def verify(envelope: SignedEnvelope, public_key: Ed25519PublicKey) -> bytes:
         raise SignatureInvalid("signature is not canonical base64url (spare bits must be zero)")
     try:
         public_key.verify(raw_sig, data)
-    except (InvalidSignature, ValueError):
+    except _bad_signature_errors():
         raise SignatureInvalid(
             "signature does not verify: the message was forged or altered"
         ) from None
     return data
+
+
+def _bad_signature_errors() -> tuple[type[Exception], ...]:
+    # PyNaCl keys raise a ValueError; cryptography's error class exists wherever its
+    # keys do, and importing it here would load cryptography into the edge agent.
+    crypto = sys.modules.get("cryptography.exceptions")
+    return (ValueError, crypto.InvalidSignature) if crypto is not None else (ValueError,)
 
 
 def _check_signed_version(data: bytes, where: str, supported: tuple[int, ...]) -> None:
@@ -112,7 +138,7 @@ def _check_signed_version(data: bytes, where: str, supported: tuple[int, ...]) -
         check_version(parsed, where, supported)
 
 
-def open_command(envelope: SignedEnvelope, hub_key: Ed25519PublicKey, device_id: str) -> AnyCommand:
+def open_command(envelope: SignedEnvelope, hub_key: PublicKey, device_id: str) -> AnyCommand:
     """Verify a command envelope and check it is addressed to ``device_id``.
 
     Freshness (expiry, boot, counter, id) is the device's job: it needs its state.
@@ -128,7 +154,7 @@ def open_command(envelope: SignedEnvelope, hub_key: Ed25519PublicKey, device_id:
     return command
 
 
-def open_ack(envelope: SignedEnvelope, device_key: Ed25519PublicKey, device_id: str) -> CommandAck:
+def open_ack(envelope: SignedEnvelope, device_key: PublicKey, device_id: str) -> CommandAck:
     """Verify a device's acknowledgement and check it came from ``device_id``."""
     data = verify(envelope, device_key)
     _check_signed_version(data, "signed ack", versions_of(CommandAck))
@@ -142,6 +168,8 @@ def open_ack(envelope: SignedEnvelope, device_key: Ed25519PublicKey, device_id: 
 
 
 def private_key_pem(key: Ed25519PrivateKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -150,12 +178,18 @@ def private_key_pem(key: Ed25519PrivateKey) -> bytes:
 
 
 def public_key_pem(key: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """A cryptography key (the hub's); a device loads its keys with ``device_keys``."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (OSError, ValueError, TypeError) as exc:
@@ -166,6 +200,9 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except (OSError, ValueError) as exc:

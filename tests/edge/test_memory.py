@@ -59,3 +59,34 @@ print(before - rss())
     # where glibc happened to place the pinning block (seen both ways), so the
     # untuned run is no baseline to compare with.
     assert freed["tuned"] > 15 * 1024, freed
+
+
+def test_the_agent_s_process_never_loads_cryptography():
+    # cryptography's Rust core is about 9 MB resident: the door verifies and signs with
+    # PyNaCl, and ``doorstep edge`` registers only its own subcommand.
+    script = """
+import sys
+from doorstep.cli import build_parser, modules_for
+build_parser(modules_for(["-v", "edge", "--config", "device.toml"]))
+import edge.cli, edge.runner, edge.memory, edge.sim_control, hardware.simulated
+import firmware_config.device_config, protocol.logs
+print(sorted(m for m in sys.modules if m.split(".")[0] == "cryptography"))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_other_commands_still_see_every_subcommand():
+    from doorstep.cli import COMMAND_MODULES, modules_for
+
+    assert modules_for(["edge", "--simulate"]) == ("edge.cli",)
+    assert modules_for(["audit", "verify"]) == ("hub.cli",)
+    assert modules_for(["--help"]) == COMMAND_MODULES
+    assert modules_for(["nonsense"]) == COMMAND_MODULES
