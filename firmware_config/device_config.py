@@ -12,13 +12,11 @@ paths resolve against the file's own folder.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-import tomli_w
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -322,6 +320,8 @@ def _field_for(loc: list[str]) -> Any:
 def _unknown_key_message(loc: list[str]) -> str:
     model = _model_for(loc[:-1])
     known = sorted(model.model_fields) if model else []
+    import difflib  # error path only: the running agent never loads it
+
     close = difflib.get_close_matches(loc[-1], known, n=1)
     if len(loc) == 1:
         fix = f"did you mean [{close[0]}]?" if close else f"sections are: {', '.join(known)}"
@@ -398,4 +398,6 @@ def dump_device_config(cfg: DeviceConfig, relative_to: str | Path | None = None)
             value = Path(data[section][key])
             if value.is_absolute() and value.is_relative_to(base):
                 data[section][key] = value.relative_to(base).as_posix()
+    import tomli_w  # writing device files is provisioning's job, not the agent's
+
     return tomli_w.dumps(data)
