@@ -1,10 +1,11 @@
 """The snapshot retention job: delete what is past its home's retention, and audit it.
 
-Run by the hub every ``retention_interval_s`` (runtime settings). Each run that
+Run by the hub every ``retention_interval_s`` (runtime settings). Live-view frames go
+after ``live_view_s`` (default an hour), whatever the home keeps. Each run that
 deletes anything appends one ``snapshots_purged`` entry in the same transaction
 as the deletion, so a purge is never committed without its audit record.
 
-    >>> job = RetentionJob(db, files, default_days=30)   # doctest: +SKIP
+    >>> job = RetentionJob(db, files, default_days=30, live_view_s=3600)  # doctest: +SKIP
     >>> job.run().rows_deleted                           # doctest: +SKIP
     12
 """
@@ -36,11 +37,13 @@ class RetentionJob:
         files: SnapshotFiles,
         *,
         default_days: int = 30,
+        live_view_s: int = 3600,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.files = files
         self.default_days = default_days
+        self.live_view_s = live_view_s
         self.clock = clock
         self.last: PurgeReport | None = None
 
@@ -54,11 +57,20 @@ class RetentionJob:
                     AuditAction.SNAPSHOTS_PURGED,
                     actor=ACTOR,
                     at=now,
-                    details={"rows_deleted": rows, "default_days": self.default_days},
+                    details={
+                        "rows_deleted": rows,
+                        "default_days": self.default_days,
+                        "live_view_s": self.live_view_s,
+                    },
                 )
 
         report = purge_expired_snapshots(
-            self.db, self.files, now, default_days=self.default_days, record=record
+            self.db,
+            self.files,
+            now,
+            default_days=self.default_days,
+            live_view_s=self.live_view_s,
+            record=record,
         )
         if report.rows_deleted:
             log.info(

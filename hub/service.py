@@ -67,6 +67,7 @@ class Hub:
         checkpoint_interval_s: int = 300,
         checkpoint_overdue_s: int = 900,
         retention_days: int = 30,
+        live_view_retention_s: int = 3600,
         clock: Callable[[], datetime] = utcnow,
         home_assistant: HomeAssistantSettings | None = None,
         webhooks: WebhookSettings | None = None,
@@ -95,7 +96,9 @@ class Hub:
             db, self.bus, runtime, checkpoint_overdue_s=checkpoint_overdue_s, clock=clock
         )
         # Periodic jobs: snapshot retention, and audit checkpoints sent to every door.
-        self.retention = RetentionJob(db, files, default_days=retention_days, clock=clock)
+        self.retention = RetentionJob(
+            db, files, default_days=retention_days, live_view_s=live_view_retention_s, clock=clock
+        )
         self.checkpoints = CheckpointJob(
             db, self.link, audit_key or signer, interval_s=checkpoint_interval_s, clock=clock
         )
@@ -142,6 +145,7 @@ class Hub:
             checkpoint_interval_s=settings.audit_checkpoint_interval_s,
             checkpoint_overdue_s=settings.audit_checkpoint_overdue_s,
             retention_days=settings.retention_days,
+            live_view_retention_s=settings.live_view_retention_s,
         )
 
     def start(self, timeout: float = 10.0) -> None:

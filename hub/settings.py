@@ -44,6 +44,12 @@ class HubSettings(BaseSettings):
     retention_days: PositiveInt = Field(
         default=30, le=3650, description="Snapshot retention for homes that set none of their own."
     )
+    live_view_retention_s: PositiveInt = Field(
+        default=3600,
+        le=30 * 86400,
+        description="Live-view frames are deleted after this long (checked every "
+        "retention_interval_s), whatever the home's retention: they were for watching.",
+    )
     audit_checkpoint_interval_s: PositiveInt = Field(
         default=300, description="Sign a checkpoint of the audit head at least this often."
     )

@@ -90,9 +90,11 @@ def purge_expired_snapshots(
     now: datetime,
     *,
     default_days: int = 30,
+    live_view_s: int | None = None,
     record: Callable[[Session, int], None] | None = None,
 ) -> PurgeReport:
-    """Delete snapshots older than their home's retention (``default_days`` without a home).
+    """Delete snapshots older than their home's retention (``default_days`` without a home),
+    and live-view frames older than ``live_view_s`` whatever the home's retention.
 
     Rows go first, in their own committed transaction; a file is removed only once
     no remaining row refers to its bytes. ``record(session, rows_deleted)`` runs in
@@ -100,7 +102,7 @@ def purge_expired_snapshots(
     is never committed unrecorded).
     """
     with db.session() as session:
-        shas = _delete_expired_rows(session, now, default_days)
+        shas = _delete_expired_rows(session, now, default_days, live_view_s)
         if record is not None:
             record(session, len(shas))
     if not shas:
@@ -120,8 +122,14 @@ def purge_expired_snapshots(
     return PurgeReport(rows_deleted=len(shas), files_deleted=deleted, files_missing=missing)
 
 
-def _delete_expired_rows(session: Session, now: datetime, default_days: int) -> Sequence[str]:
+def _delete_expired_rows(
+    session: Session, now: datetime, default_days: int, live_view_s: int | None
+) -> Sequence[str]:
     shas: list[str] = []
+    if live_view_s is not None:
+        # Live-view frames were for watching at the time, not for the home's record.
+        every = select(Device.id)
+        shas += _delete_where(session, every, now - timedelta(seconds=live_view_s), "live_view")
     # One statement per distinct retention period, not per home: a council has thousands.
     periods = set(session.scalars(select(Home.retention_days).distinct()))
     for days in sorted(periods):
@@ -133,7 +141,9 @@ def _delete_expired_rows(session: Session, now: datetime, default_days: int) -> 
     return shas
 
 
-def _delete_where(session: Session, devices: object, cutoff: datetime) -> list[str]:
+def _delete_where(
+    session: Session, devices: object, cutoff: datetime, reason: str | None = None
+) -> list[str]:
     stmt = (
         delete(StoredSnapshot)
         .where(StoredSnapshot.device_id.in_(devices))  # type: ignore[arg-type]
@@ -141,4 +151,6 @@ def _delete_where(session: Session, devices: object, cutoff: datetime) -> list[s
         .returning(StoredSnapshot.sha256)
         .execution_options(synchronize_session=False)
     )
+    if reason is not None:
+        stmt = stmt.where(StoredSnapshot.reason == reason)
     return list(session.scalars(stmt))

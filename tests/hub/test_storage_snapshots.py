@@ -34,7 +34,9 @@ def _jpeg(n: int) -> bytes:
     return EXAMPLE_JPEG[:2] + comment + EXAMPLE_JPEG[2:]
 
 
-def _snapshot(device: str, seq: int, jpeg: bytes, snapshot_id: str | None = None) -> Snapshot:
+def _snapshot(
+    device: str, seq: int, jpeg: bytes, snapshot_id: str | None = None, reason: str = "ring"
+) -> Snapshot:
     meta = SnapshotMeta(
         device=device,
         id=snapshot_id or f"00000000-0000-4000-8000-{seq:012d}",
@@ -42,7 +44,7 @@ def _snapshot(device: str, seq: int, jpeg: bytes, snapshot_id: str | None = None
         boot_id="ab" * 8,
         at=T0,
         monotonic_ms=seq,
-        reason="ring",
+        reason=reason,
         width=1,
         height=1,
         size_bytes=len(jpeg),
@@ -104,6 +106,28 @@ def test_retention_deletes_old_rows_and_files_per_home(database: Database, files
     for key, expired in plan.items():
         assert files.exists(shas[key]) is not expired, key
     assert purge_expired_snapshots(database, files, now=T0).rows_deleted == 0
+
+
+def test_live_view_frames_go_after_an_hour_whatever_the_home_keeps(database, files) -> None:
+    _, device = add_device(database, retention_days=30)
+    plan = {  # (seq, reason, age) -> deleted?
+        (1, "live_view", timedelta(hours=2)): True,
+        (2, "live_view", timedelta(minutes=30)): False,
+        (3, "ring", timedelta(hours=2)): False,
+        (4, "request", timedelta(hours=2)): False,
+    }
+    for n, (seq, reason, age) in enumerate(plan):
+        snap = _snapshot(device, seq, _jpeg(n), reason=reason)
+        with database.session() as s:
+            store_snapshot(s, files, snap, received_at=T0 - age)
+    report = purge_expired_snapshots(database, files, now=T0, live_view_s=3600)
+    assert (report.rows_deleted, report.files_deleted) == (1, 1)
+    with database.read_session() as s:
+        for seq, reason, age in plan:
+            gone = get_snapshot(s, f"00000000-0000-4000-8000-{seq:012d}") is None
+            assert gone is plan[(seq, reason, age)], (seq, reason)
+    # Without a live-view limit, only the home's 30 days count.
+    assert purge_expired_snapshots(database, files, now=T0 + timedelta(hours=1)).rows_deleted == 0
 
 
 def test_retention_follows_a_changed_home_and_homeless_default(database, files) -> None:

@@ -56,7 +56,7 @@ def test_retention_runs_in_the_hub_and_is_audited(database, plain_broker):
             purged = [e for e in entries(s) if e.action == "snapshots_purged"]
             assert verify_session(s, stored_checkpoints(s), rig.signer.public_key()).ok
         assert len(purged) == 1
-        assert purged[0].details == {"rows_deleted": 1, "default_days": 30}
+        assert purged[0].details == {"rows_deleted": 1, "default_days": 30, "live_view_s": 3600}
         assert purged[0].actor == "service:retention"
     finally:
         rig.stop()
@@ -126,8 +126,6 @@ def rig(database, plain_broker):
     r = HubRig(database, plain_broker).start()
     yield r
     r.stop()
-
-
 
 
 def test_a_failed_relock_raises_relock_failed_not_lock_jammed(rig):
