@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select
@@ -168,8 +169,17 @@ def photo_ids_of_home(session: Session, home_id: str) -> dict[str, str]:
     return {carer: photo for carer, photo in rows}
 
 
-def delete_photo(session: Session, home_id: str, carer_id: str, *, by: str, at: datetime) -> bool:
-    """Withdraw consent: delete the photo (audited). False when there was none."""
+def delete_photo(
+    session: Session,
+    home_id: str,
+    carer_id: str,
+    *,
+    by: str,
+    at: datetime,
+    reason: Literal["consent_withdrawn", "carer_removed"] = "consent_withdrawn",
+) -> bool:
+    """Delete the photo (audited with ``reason``): consent withdrawn, or the carer no
+    longer visits this home. False when there was none."""
     photo = photo_of(session, home_id, carer_id)
     if photo is None:
         return False
@@ -182,7 +192,7 @@ def delete_photo(session: Session, home_id: str, carer_id: str, *, by: str, at: 
         actor=person_ref(by),
         at=at,
         subjects=[ref(RefKind.HOME, home_id), person_ref(carer_id)],
-        details={"photo": photo_id, "reason": "consent_withdrawn"},
+        details={"photo": photo_id, "reason": reason},
     )
     return True
 

@@ -252,7 +252,7 @@ def remove_member(
         if not remove_membership(s, person_id=person_id, home_id=home, role=role):
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no such member in this role")
         if role is Role.CARER:  # no longer visiting: the family has no use for their photo
-            delete_photo(s, home, person_id, by=person, at=now)
+            delete_photo(s, home, person_id, by=person, at=now, reason="carer_removed")
         _audit(
             s,
             person,

@@ -207,3 +207,4 @@ def test_removing_a_carer_from_the_home_deletes_their_photo_there(web: Web) -> N
         removed = [e for e in entries(s) if e.action == "carer_photo_removed"]
     assert removed
     assert removed[-1].actor.endswith(leaving) is False  # removed by the admin, not the carer
+    assert removed[-1].details["reason"] == "carer_removed"  # not a consent withdrawal
