@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +53,8 @@ class Database:
         self.url = url
         self.dialect = parsed.get_backend_name()
         # Reentrant: a nested write session in one thread reaches SQLite's own lock, as before.
-        self._write_turn: AbstractContextManager[object] = (
-            threading.RLock() if self.dialect == "sqlite" else nullcontext()
-        )
+        self._write_turn = threading.RLock() if self.dialect == "sqlite" else None
+        self._busy_timeout_s = busy_timeout_ms / 1000
         if self.dialect == "sqlite":
             self.engine = _sqlite_engine(parsed.database, busy_timeout_ms, echo)
         elif self.dialect == "postgresql":
@@ -92,8 +91,24 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A write transaction: committed when the block ends, rolled back on an error."""
-        with self._write_turn, _translated(self), self._writer.begin() as session:
+        with self._turn(), _translated(self), self._writer.begin() as session:
             yield session
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This process's turn to write; given up, like SQLite's lock, after the busy timeout."""
+        if self._write_turn is None:
+            yield
+            return
+        if not self._write_turn.acquire(timeout=self._busy_timeout_s):
+            raise DatabaseUnavailable(
+                f"{self!r}: another writer in this process held the database for over "
+                f"{self._busy_timeout_s:g} s"
+            )
+        try:
+            yield
+        finally:
+            self._write_turn.release()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
