@@ -12,17 +12,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
-def test_tune_malloc_is_accepted_by_glibc():
+def _python(script: str, *args: str) -> str:
+    """Standard output of ``script`` in a fresh interpreter (these settings are process-wide)."""
     out = subprocess.run(
-        [sys.executable, "-c", "from edge.memory import tune_malloc; print(tune_malloc())"],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=60,
         check=True,
     )
-    assert out.stdout.strip() == "True"
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_tune_malloc_is_accepted_by_glibc():
+    assert _python("from edge.memory import tune_malloc; print(tune_malloc())") == "True"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
@@ -46,15 +51,7 @@ print(before - rss())
 """
     freed = {}
     for mode in ("tuned",):
-        out = subprocess.run(
-            [sys.executable, "-c", script, mode],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=60,
-            check=True,
-        )
-        freed[mode] = int(out.stdout)
+        freed[mode] = int(_python(script, mode))
     # KiB: the 18 MB of frames went back. Without the tuning the outcome depends on
     # where glibc happened to place the pinning block (seen both ways), so the
     # untuned run is no baseline to compare with.
@@ -72,15 +69,7 @@ import edge.cli, edge.runner, edge.memory, edge.sim_control, hardware.simulated
 import firmware_config.device_config, protocol.logs
 print(sorted(m for m in sys.modules if m.split(".")[0] == "cryptography"))
 """
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=True,
-    )
-    assert out.stdout.strip() == "[]"
+    assert _python(script) == "[]"
 
 
 def test_other_commands_still_see_every_subcommand():
