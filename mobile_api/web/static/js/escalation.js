@@ -1,7 +1,8 @@
 // The ring card's escalation lines: who was told when nobody answered, whether their
 // phone got it, and how it ended. The stream's "escalation" notice carries ids only;
 // the names and receipts come from GET /api/rings/{event_id}/escalation, read again on
-// each notice (and once when the page opens on a ring: /homes/{home}?ring=<event id>).
+// each notice, on each stream (re)connection (notices sent while it was down are lost),
+// and once when the page opens on a ring: /homes/{home}?ring=<event id>.
 //
 //   const esc = new EscalationLines($("#ring-escalation"), timeZone);
 //   const desc = await esc.follow(eventId);   // null: that ring was not escalated
@@ -87,10 +88,19 @@ export class EscalationLines {
   }
 
   render(desc) {
-    const lines = escalationLines(desc, this.timeZone);
     this.node.dataset.status = desc.status;
-    this.node.replaceChildren(...lines.map((line) => el("p", { class: `escalation-line escalation-${line.kind}` },
-      el("strong", { text: line.text }),
-      line.receipts.length ? el("span", { class: "escalation-receipts", text: ` (${line.receipts.join(", ")})` }) : "")));
+    // Lines already shown keep their nodes (no flicker, no second announcement); only
+    // changed lines are replaced and new ones appended, so a re-read never duplicates.
+    const fresh = escalationLines(desc, this.timeZone).map((line) =>
+      el("p", { class: `escalation-line escalation-${line.kind}` },
+        el("strong", { text: line.text }),
+        line.receipts.length
+          ? el("span", { class: "escalation-receipts", text: ` (${line.receipts.join(", ")})` }) : null));
+    fresh.forEach((node, i) => {
+      const shown = this.node.children[i];
+      if (!shown) this.node.append(node);
+      else if (!shown.isEqualNode(node)) shown.replaceWith(node);
+    });
+    while (this.node.children.length > fresh.length) this.node.lastElementChild.remove();
   }
 }

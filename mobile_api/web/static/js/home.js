@@ -101,7 +101,11 @@ async function main() {
       unlocker.onNotice(kind, data);
     };
   }
-  connect(handlers);
+  // Notices sent while the stream was down are lost: on each (re)connection, read the
+  // shown ring's escalation again (the API refuses a ring this person may not see).
+  connect(handlers, () => {
+    if (card.ring) followRing(card.ring.event_id, now()).catch(() => {});
+  });
 
   const [doors, answer] = await Promise.all([
     api(`/api/homes/${encodeURIComponent(home)}/doors`),
@@ -114,11 +118,15 @@ async function main() {
   if (opened) await followRing(opened, now()).catch(() => {});
 }
 
-/** The live stream; body[data-stream] says "open" once notices can arrive. */
-function connect(handlers) {
+/** The live stream; body[data-stream] says "open" once notices can arrive, and
+ * onReady runs then, on the first connection and after each reconnection. */
+function connect(handlers, onReady) {
   const stream = new EventSource("/api/stream");
   // "ready" comes once the hub feeds this stream ("open" only means headers arrived).
-  stream.addEventListener("ready", () => { document.body.dataset.stream = "open"; });
+  stream.addEventListener("ready", () => {
+    document.body.dataset.stream = "open";
+    onReady();
+  });
   for (const [kind, handler] of Object.entries(handlers)) {
     stream.addEventListener(kind, (event) => {
       const sseAt = now();
@@ -131,7 +139,7 @@ function connect(handlers) {
     // A lost network: EventSource retries by itself. An ended session (401): it gives
     // up (CLOSED), so ask the API which it was.
     if (stream.readyState === EventSource.CLOSED) {
-      api("/api/session").then(() => setTimeout(() => connect(handlers), 2000)).catch(toLogin);
+      api("/api/session").then(() => setTimeout(() => connect(handlers, onReady), 2000)).catch(toLogin);
     }
   });
 }
