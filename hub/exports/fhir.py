@@ -32,9 +32,10 @@ from ..audit.export import (
     fhir_identifier,
 )
 from ..errors import HubError
+from ..storage.audit_recent import audit_rows_naming_between
 from ..storage.audit_rows import AuditRow
 from ..storage.models_commands import Command
-from ..storage.reports import audit_rows_between, commands_by_id, devices_in, roles_in_homes
+from ..storage.reports import commands_by_id, devices_in, roles_in_homes
 
 A = AuditAction
 ROLE_SYSTEM = "urn:doorstep:role"
@@ -203,11 +204,10 @@ def unlock_audit_events(
 ) -> list[dict[str, Any]]:
     """Every audited step of every unlock of this home's doors recorded in [since, until)."""
     doors = {device_ref(d.id) for d in devices_in(session, {home_id})}
-    rows = [
-        r
-        for r in audit_rows_between(session, [a.value for a in UNLOCK_ACTIONS], since, until)
-        if doors.intersection(r.subjects) or r.actor in doors
-    ]
+    # Through the reference index: entries naming one of these doors (as subject or
+    # actor), not every home's unlocks filtered here.
+    actions = [a.value for a in UNLOCK_ACTIONS]
+    rows = audit_rows_naming_between(session, doors, actions, since, until)
     command_ids = {
         ident for r in rows for kind, ident in map(split_ref, r.subjects) if kind is RefKind.COMMAND
     }
