@@ -124,3 +124,26 @@ def test_a_reconnected_stream_shows_the_step_taken_while_it_was_down(
     expect(lines.locator("p").first).to_have_text(shown)
     assert family.evaluate("document.querySelector('#ring-escalation p').kept") is True
     family.screenshot(path=str(shots / "ring-escalation-reconnected-phone.png"), full_page=True)
+
+
+def test_a_reconnected_stream_reads_the_door_again(
+    site: Site, cable: Cable, open_page: Any, shots: Path
+) -> None:
+    # The door panel shows the door as it last reported: a change it reported while the
+    # page was cut off must show once the stream is back, not wait for the next change.
+    family = open_page(base_url=cable.url)
+    site.login(family, "anna", then=f"/homes/{site.home}")
+    family.wait_for_selector("#door-state[data-state=closed]")
+    site.wait_stream(family)
+
+    cable.unplug()
+    family.wait_for_selector("body[data-stream=closed]", state="attached")
+    site.board.open_door()
+    assert site.rig.hub.ingest.wait_idle(10)  # stored at the hub; its notice found no page
+    family.wait_for_timeout(500)
+    expect(family.locator("#door-state")).to_have_attribute("data-state", "closed")
+
+    cable.plug_in()
+    site.wait_stream(family)
+    expect(family.locator("#door-state")).to_have_attribute("data-state", "open")
+    family.screenshot(path=str(shots / "door-state-reconnected-phone.png"), full_page=True)

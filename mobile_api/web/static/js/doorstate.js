@@ -1,8 +1,10 @@
 // The "door now" panel: lock and door state exactly as the device last reported
 // them, with the age of that report ticking on the page (#lock-state, #door-state).
 //
-//   const panel = new DoorPanel();  panel.load(doorsFromApi);  panel.onState(notice);
+//   const panel = new DoorPanel();  panel.load(doorsFromApi);  panel.update(kind, notice);
+//   panel.reload(home);   // after the stream reconnects: notices sent meanwhile were lost
 
+import { api } from "./api.js";
 import { $, age, el, words } from "./ui.js";
 
 const LOCK_TEXT = { engaged: "Locked", released: "Unlocked", jammed: "Jammed – needs a visit", unknown: "Unknown" };
@@ -16,14 +18,18 @@ export class DoorPanel {
     setInterval(() => this.tick(), 1000);
   }
 
-  /** rows: GET /api/homes/{home}/doors. */
-  load(rows) {
+  /** rows: GET /api/homes/{home}/doors, asked for at askedAt (Date.now()). */
+  load(rows, askedAt = Date.now()) {
     const loadedAt = Date.now();
     for (const row of rows) {
+      // A notice that came while the read was on its way is newer than the read's row.
+      const known = this.doors.get(row.device);
+      if (known && known.noticeAt >= askedAt) continue;
       this.doors.set(row.device, {
         ...row,
         // Ages, not device clocks: the device's clock may be wrong, the age is not.
         reportedAt: row.state_age_s === null ? null : loadedAt - row.state_age_s * 1000,
+        noticeAt: known ? known.noticeAt : 0,
       });
     }
     if (!this.current && rows.length) {
@@ -32,6 +38,12 @@ export class DoorPanel {
       this.current = (heard[0] || rows[0]).device;
     }
     this.render();
+  }
+
+  /** Read every door again (the stream was down: its notices are lost). */
+  async reload(home) {
+    const askedAt = Date.now();
+    this.load(await api(`/api/homes/${encodeURIComponent(home)}/doors`), askedAt);
   }
 
   select(device) {
@@ -47,6 +59,7 @@ export class DoorPanel {
   update(kind, data) {
     const door = this.doors.get(data.device);
     if (!door) return false;
+    door.noticeAt = Date.now();
     if (kind === "state") Object.assign(door, { lock: data.lock, door: data.door });
     if (kind === "state" || kind === "privacy") door.privacy = data.privacy; // the privacy switch
     else if (kind === "lock") door.lock = data.state;

@@ -101,17 +101,21 @@ async function main() {
       unlocker.onNotice(kind, data);
     };
   }
-  // Notices sent while the stream was down are lost: on each (re)connection, read the
-  // shown ring's escalation again (the API refuses a ring this person may not see).
+  // Notices sent while the stream was down are lost: on each reconnection, read the
+  // doors again, and on each connection the shown ring's escalation (the API refuses a
+  // ring this person may not see).
+  let connections = 0;
   connect(handlers, () => {
+    if (connections++ > 0) panel.reload(home).catch(() => {});
     if (card.ring) followRing(card.ring.event_id, now()).catch(() => {});
   });
 
+  const askedAt = Date.now();
   const [doors, answer] = await Promise.all([
     api(`/api/homes/${encodeURIComponent(home)}/doors`),
     loadExpected(rights).catch(() => null),
   ]);
-  panel.load(doors);
+  panel.load(doors, askedAt);
   showExpected(answer);
   if (approvals) await approvals.load().catch(() => {});
   const opened = new URLSearchParams(location.search).get("ring");
