@@ -155,21 +155,24 @@ def _create_admin(args: argparse.Namespace) -> int:
 def _seal_totp(args: argparse.Namespace) -> int:
     from .errors import HubError
     from .storage.totp_sealing import seal_plain_secrets
-    from .webhooks.secrets import seal_plain_secrets as seal_webhook_secrets
+    from .webhooks.secrets import seal_secrets
 
     try:
         db = _database(args, upgrade=False, make_key=True)
         with db.session() as s:
             count = seal_plain_secrets(s)
-            hooks = seal_webhook_secrets(s)
+            hooks = seal_secrets(s)
     except (HubError, OSError) as exc:
         print(f"doorstep: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     print(
-        f"sealed {count} TOTP secret(s) and {hooks} webhook signing secret(s); "
+        f"sealed {count} TOTP secret(s) and {hooks.sealed} webhook signing secret(s); "
         "keep the key file with the database backups"
     )
-    return EXIT_OK
+    # The others are sealed and kept; an unreadable one is left for its admin to rotate.
+    for message in hooks.unreadable:
+        print(f"doorstep: error: skipped: {message}", file=sys.stderr)
+    return EXIT_ERROR if hooks.unreadable else EXIT_OK
 
 
 def _invite(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ Whoever holds a subscription's secret can sign requests its partner will trust, 
 column keeps it sealed (``hub.storage.sealing``, AES-256-GCM, bound to the
 subscription id): ``whsealed_`` + 80 characters. A secret written before the hub had
 a key is plain ``whsec_...``; it still signs, and is sealed the next time it is used
-(or by ``doorstep hub seal-secrets``).
+(or by ``doorstep hub seal-secrets``, which skips and names one that does not decode).
 
 A rotation makes a new secret and keeps the old one for a grace period, during which
 every request carries both signatures (Standard Webhooks: space-separated in
@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -45,12 +46,23 @@ def is_sealed(stored: str) -> bool:
     return stored.startswith(SEALED_PREFIX)
 
 
+def _unreadable(sub_id: str, what: str = "signing secret") -> str:
+    return (
+        f"the {what} of webhook {sub_id} is unreadable (not whsec_ and base64): run "
+        f"'doorstep hub webhook rotate-secret {sub_id}' and give the partner the new secret"
+    )
+
+
 def store_secret(session: Session, sub_id: str, secret: str) -> str:
     """What to keep in the column: sealed when the database has a key, else as given."""
     sealer = sealer_of(session)
     if sealer is None or is_sealed(secret):
         return secret
-    raw = base64.b64decode(secret.removeprefix(PREFIX))
+    try:
+        raw = base64.b64decode(secret.removeprefix(PREFIX))
+    except (binascii.Error, ValueError):
+        # A hand-edited or truncated legacy value: name it, never show it.
+        raise WebhookSecretError(_unreadable(sub_id)) from None
     return SEALED_PREFIX + sealer.seal_bytes(raw, bound_to=_binding(sub_id))
 
 
@@ -106,29 +118,56 @@ def rotate_secret(
     """A new secret for ``sub`` (returned once); the current one also signs until
     ``now + grace`` (a zero grace drops it at once). An older previous secret goes."""
     secret = new_secret()
-    old: str | None = None
+    previous: str | None = None
     if grace > timedelta(0):
         try:  # kept only if it still opens (a rotation is how a lost key is recovered)
-            old = read_secret(session, sub.id, sub.secret)
+            previous = store_secret(session, sub.id, read_secret(session, sub.id, sub.secret))
         except (WebhookSecretError, binascii.Error, ValueError):
-            old = None
-    sub.previous_secret = store_secret(session, sub.id, old) if old else None
-    sub.previous_secret_until = now + grace if old else None
+            previous = None
+    sub.previous_secret = previous
+    sub.previous_secret_until = now + grace if previous else None
     sub.secret = store_secret(session, sub.id, secret)
     session.flush()
     return secret
 
 
-def seal_plain_secrets(session: Session) -> int:
-    """Seal every webhook secret stored before the key existed; returns how many."""
+@dataclass
+class Sealing:
+    """What ``seal_secrets`` did: how many it sealed, and why it left others alone."""
+
+    sealed: int = 0
+    unreadable: list[str] = field(default_factory=list)  # one message per skipped secret
+
+
+def seal_secrets(session: Session) -> Sealing:
+    """Seal every webhook secret stored before the key existed. A plain secret that does
+    not decode is left as it is (nothing is lost) and reported, naming its subscription
+    and the way out: a rotation (``rotate_secret`` drops an old secret it cannot read)."""
     if sealer_of(session) is None:
         raise WebhookSecretError("no sealing key: build the Database with totp_sealer= first")
-    count = 0
+    done = Sealing()
     for sub in session.scalars(select(WebhookSubscription)):
         for column in ("secret", "previous_secret"):
             value = getattr(sub, column)
-            if value is not None and not is_sealed(value):
+            if value is None or is_sealed(value):
+                continue
+            try:
                 setattr(sub, column, store_secret(session, sub.id, value))
-                count += 1
+            except WebhookSecretError:
+                what = (
+                    "previous signing secret" if column == "previous_secret" else "signing secret"
+                )
+                done.unreadable.append(_unreadable(sub.id, what))
+                continue
+            done.sealed += 1
     session.flush()
-    return count
+    return done
+
+
+def seal_plain_secrets(session: Session) -> int:
+    """Seal every webhook secret stored before the key existed; returns how many (an
+    unreadable one is skipped with a warning: ``seal_secrets`` tells which)."""
+    done = seal_secrets(session)
+    for message in done.unreadable:
+        log.warning("%s", message)
+    return done.sealed
