@@ -1,6 +1,8 @@
-// /admin: homes, devices, people and their roles. Field names are read defensively
-// (home|id, display_name|name) so the page keeps working as the admin API grows.
+// /admin: homes, devices, people and their roles; partner webhooks (admin_webhooks.js).
+// Field names are read defensively (home|id, display_name|name) so the page keeps
+// working as the admin API grows.
 
+import { Webhooks } from "./admin_webhooks.js";
 import { ApiError, api, me } from "./api.js";
 import { $, chrome, clearErrors, el, fail, notify, ready, showErrors, words } from "./ui.js";
 
@@ -96,6 +98,7 @@ const deviceRow = (d, homeNames) => el("tr", {},
   el("td", { text: words(d.health ?? "") }));
 const personRow = (p, homeNames) => el("tr", {}, el("td", { text: nameOf(p) }), roles(p, homeNames));
 let lists = null;
+let webhooks = null;
 
 async function load() {
   lists ??= {
@@ -104,7 +107,8 @@ async function load() {
   };
   const homes = await api("/api/admin/homes");
   const homeNames = new Map(homes.map((h) => [idOf(h), nameOf(h)]));
-  await Promise.all([lists.devices.reload(homeNames), lists.people.reload(homeNames)]);
+  await Promise.all([lists.devices.reload(homeNames), lists.people.reload(homeNames),
+    webhooks.load(homes)]);
   $("#homes tbody").replaceChildren(...homes.map((h) => el("tr", {},
     el("td", {}, el("a", { href: `/homes/${encodeURIComponent(idOf(h))}`, text: nameOf(h) })),
     el("td", { text: h.timezone }), el("td", {}, el("code", { text: idOf(h) })))));
@@ -171,6 +175,8 @@ async function main() {
     await api(`${base}/members`, { method: "POST", body: { person_id, role } });
     return "Role given.";
   });
+  webhooks = new Webhooks(act);
+  form("#webhook-form", () => webhooks.submit());
   await load();
 }
 
