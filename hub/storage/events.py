@@ -214,6 +214,23 @@ def events_of(
     return list(session.scalars(stmt))
 
 
+def rings_received_after(
+    session: Session, devices: Iterable[str], after: datetime, *, limit: int = 5
+) -> list[Event]:
+    """The newest ``limit`` rings of ``devices`` the hub received after ``after``, oldest
+    first: what a live stream that was down has missed."""
+    names = sorted(devices)
+    if not names:
+        return []
+    stmt = (
+        select(Event)
+        .where(Event.device_id.in_(names), Event.kind == "ring", Event.received_at > after)
+        .order_by(Event.received_at.desc(), Event.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(list(session.scalars(stmt))))
+
+
 def conflicts_of(session: Session, device: str) -> list[EventConflict]:
     stmt = select(EventConflict).where(EventConflict.device_id == device)
     return list(session.scalars(stmt.order_by(EventConflict.seq, EventConflict.id)))

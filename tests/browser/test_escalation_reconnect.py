@@ -1,6 +1,7 @@
-"""A ring card whose live stream dropped catches up when it reconnects: the escalation
+"""A family page whose live stream dropped catches up when it reconnects: the escalation
 step taken while the page was cut off shows once the stream is back ("ready"), with
-no new notice, and the lines already shown stay as they were (same nodes, no doubles).
+no new notice, and the lines already shown stay as they were (same nodes, no doubles);
+the door's state is read again; a ring the hub stored meanwhile is shown.
 
 The page reaches the site through a ``Cable`` (a TCP relay in this test) that can be
 unplugged: the open stream is cut for real, EventSource reconnects by itself, and the
@@ -13,12 +14,15 @@ import contextlib
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from hub.storage.events import rings_received_after
+from protocol.base import utcnow
 from tests.browser.conftest import Site
 from tests.browser.test_ring_escalation import _escalation, _step_time, _tick_at
 from tests.browser.test_ring_escalation import policy as policy  # the fixture
@@ -147,3 +151,32 @@ def test_a_reconnected_stream_reads_the_door_again(
     site.wait_stream(family)
     expect(family.locator("#door-state")).to_have_attribute("data-state", "open")
     family.screenshot(path=str(shots / "door-state-reconnected-phone.png"), full_page=True)
+
+
+def test_a_ring_while_the_page_was_cut_off_shows_when_it_is_back(
+    site: Site, cable: Cable, open_page: Any, shots: Path
+) -> None:
+    # The stream's ids tell the hub what the page has seen (Last-Event-ID): the ring it
+    # stored meanwhile comes first on the new stream, picture and all.
+    family = open_page(base_url=cable.url)
+    site.login(family, "anna", then=f"/homes/{site.home}")
+    site.wait_stream(family)
+    expect(family.locator("#ring-card")).to_be_hidden()
+
+    cable.unplug()
+    family.wait_for_selector("body[data-stream=closed]", state="attached")
+    site.board.ring()
+    assert site.rig.wait_until(lambda: _rings_stored(site) == 1)
+    family.wait_for_timeout(500)
+    expect(family.locator("#ring-card")).to_be_hidden()
+
+    cable.plug_in()
+    site.wait_stream(family)
+    expect(family.locator("#ring-card")).to_be_visible()
+    expect(family.locator("#ring-snapshot")).to_be_visible()
+    family.screenshot(path=str(shots / "ring-missed-then-shown-phone.png"), full_page=True)
+
+
+def _rings_stored(site: Site) -> int:
+    with site.rig.db.read_session() as s:
+        return len(rings_received_after(s, [site.device], utcnow() - timedelta(hours=1)))
