@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 
 from hub.storage.events import rings_received_after
 from protocol.base import utcnow
-from tests.browser.conftest import Site
+from tests.browser.conftest import DESKTOP, Site
 from tests.browser.test_ring_escalation import _escalation, _step_time, _tick_at
 from tests.browser.test_ring_escalation import policy as policy  # the fixture
 
@@ -180,3 +180,24 @@ def test_a_ring_while_the_page_was_cut_off_shows_when_it_is_back(
 def _rings_stored(site: Site) -> int:
     with site.rig.db.read_session() as s:
         return len(rings_received_after(s, [site.device], utcnow() - timedelta(hours=1)))
+
+
+def test_the_fleet_page_reads_the_fleet_again_after_a_reconnection(
+    site: Site, cable: Cable, open_page: Any
+) -> None:
+    officer = open_page(base_url=cable.url, **DESKTOP)
+    site.login(officer, "officer", then="/telecare")
+    site.wait_stream(officer)
+    row = officer.locator(f"table#fleet tbody tr[data-device='{site.device}']")
+    expect(row).to_contain_text("closed")
+
+    cable.unplug()
+    officer.wait_for_selector("body[data-stream=closed]", state="attached")
+    site.board.open_door()
+    assert site.rig.hub.ingest.wait_idle(10)
+    officer.wait_for_timeout(500)
+    expect(row).to_contain_text("closed")  # its notice found no page
+
+    cable.plug_in()
+    site.wait_stream(officer)
+    expect(row).to_contain_text("open", timeout=5000)  # not the 30 s refresh

@@ -64,8 +64,14 @@ async function main() {
   homes = new Map((who.homes || []).map((h) => [h.home, h.name]));
   await load();
   const stream = new EventSource("/api/stream");
-  // "ready" comes once the hub feeds this stream ("open" only means headers arrived).
-  stream.addEventListener("ready", () => { document.body.dataset.stream = "open"; });
+  // "ready" comes once the hub feeds this stream ("open" only means headers arrived);
+  // after a reconnection, what changed while it was down is read again.
+  let connections = 0;
+  stream.addEventListener("ready", () => {
+    document.body.dataset.stream = "open";
+    if (connections++ > 0) soon();
+  });
+  stream.addEventListener("error", () => { document.body.dataset.stream = "closed"; });
   for (const kind of ["health", "presence", "alert", "state", "outbox_overflow"]) stream.addEventListener(kind, soon);
   setInterval(soon, 30000); // "last seen" ages even when nothing is said
 }
