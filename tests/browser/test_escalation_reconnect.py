@@ -80,6 +80,16 @@ class Cable:
     def plug_in(self) -> None:
         self.plugged = True
 
+    def cut_off(self, page: Any) -> None:
+        """Unplug, and wait until the page knows its stream is down."""
+        self.unplug()
+        page.wait_for_selector("body[data-stream=closed]", state="attached")
+
+    def reconnect(self, page: Any) -> None:
+        """Plug in, and wait until EventSource (retry: 2 s) has the hub feeding it again."""
+        self.plug_in()
+        Site.wait_stream(page)
+
     def stop(self) -> None:
         self.listener.close()
         self.unplug()
@@ -115,14 +125,12 @@ def test_a_reconnected_stream_shows_the_step_taken_while_it_was_down(
     # a re-render that rebuilt the line would lose the mark.
     family.evaluate("document.querySelector('#ring-escalation p').kept = true")
 
-    cable.unplug()
-    family.wait_for_selector("body[data-stream=closed]", state="attached")
+    cable.cut_off(family)
     _tick_at(site, 130)
     family.wait_for_timeout(500)  # the notice, had it reached the page, would show by now
     expect(lines).not_to_contain_text(TELECARE)
 
-    cable.plug_in()  # EventSource reconnects by itself ("retry": 2 s)
-    site.wait_stream(family)
+    cable.reconnect(family)
     expect(lines).to_contain_text(f"{TELECARE} at {_step_time(site, esc, 2)}")
     expect(lines.locator("p")).to_have_count(2)
     expect(lines.locator("p").first).to_have_text(shown)
@@ -140,15 +148,13 @@ def test_a_reconnected_stream_reads_the_door_again(
     family.wait_for_selector("#door-state[data-state=closed]")
     site.wait_stream(family)
 
-    cable.unplug()
-    family.wait_for_selector("body[data-stream=closed]", state="attached")
+    cable.cut_off(family)
     site.board.open_door()
     assert site.rig.hub.ingest.wait_idle(10)  # stored at the hub; its notice found no page
     family.wait_for_timeout(500)
     expect(family.locator("#door-state")).to_have_attribute("data-state", "closed")
 
-    cable.plug_in()
-    site.wait_stream(family)
+    cable.reconnect(family)
     expect(family.locator("#door-state")).to_have_attribute("data-state", "open")
     family.screenshot(path=str(shots / "door-state-reconnected-phone.png"), full_page=True)
 
@@ -163,15 +169,13 @@ def test_a_ring_while_the_page_was_cut_off_shows_when_it_is_back(
     site.wait_stream(family)
     expect(family.locator("#ring-card")).to_be_hidden()
 
-    cable.unplug()
-    family.wait_for_selector("body[data-stream=closed]", state="attached")
+    cable.cut_off(family)
     site.board.ring()
     assert site.rig.wait_until(lambda: _rings_stored(site) == 1)
     family.wait_for_timeout(500)
     expect(family.locator("#ring-card")).to_be_hidden()
 
-    cable.plug_in()
-    site.wait_stream(family)
+    cable.reconnect(family)
     expect(family.locator("#ring-card")).to_be_visible()
     expect(family.locator("#ring-snapshot")).to_be_visible()
     family.screenshot(path=str(shots / "ring-missed-then-shown-phone.png"), full_page=True)
@@ -191,13 +195,11 @@ def test_the_fleet_page_reads_the_fleet_again_after_a_reconnection(
     row = officer.locator(f"table#fleet tbody tr[data-device='{site.device}']")
     expect(row).to_contain_text("closed")
 
-    cable.unplug()
-    officer.wait_for_selector("body[data-stream=closed]", state="attached")
+    cable.cut_off(officer)
     site.board.open_door()
     assert site.rig.hub.ingest.wait_idle(10)
     officer.wait_for_timeout(500)
     expect(row).to_contain_text("closed")  # its notice found no page
 
-    cable.plug_in()
-    site.wait_stream(officer)
+    cable.reconnect(officer)
     expect(row).to_contain_text("open", timeout=5000)  # not the 30 s refresh
