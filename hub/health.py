@@ -181,12 +181,15 @@ class HealthMonitor:
                 self._rings.pop(device_id)
                 self._alerted.add(device_id)
         for device_id, at in due:
+            # Raised at the moment the ring went unanswered, the same in every hub
+            # process that saw the ring (relayed notices keep its time): counted once.
             alert, new = raise_alert(
                 s,
                 AlertKind.UNANSWERED_RING,
-                at=now,
+                at=at + limit,
                 device_id=device_id,
                 details={"ring_at": at.isoformat()},
+                once_per_time=True,
             )
             if new:
                 notices.append(

@@ -43,8 +43,13 @@ def raise_alert(
     device_id: str | None = None,
     home_id: str | None = None,
     details: Mapping[str, Any] | None = None,
+    once_per_time: bool = False,
 ) -> tuple[Alert, bool]:
-    """Raise an alert, or count one more occurrence of the open one; True if it is new."""
+    """Raise an alert, or count one more occurrence of the open one; True if it is new.
+
+    ``once_per_time``: ``at`` names the occurrence (e.g. the moment a ring went
+    unanswered), so another hub process raising the same one is not counted again.
+    """
     kind = AlertKind(kind)
     scope = alert_scope(device_id, home_id)
     stmt = (
@@ -70,16 +75,26 @@ def raise_alert(
         alert = _get(session, new_id)
         capture_alert(session, alert, "raised")
         return alert, True
+    again = update(Alert).where(
+        Alert.scope == scope, Alert.kind == kind, Alert.resolved_at.is_(None)
+    )
+    if once_per_time:  # one statement: a concurrent hub's update is seen by this WHERE
+        again = again.where(Alert.last_raised_at < at)
     session.execute(
-        update(Alert)
-        .where(Alert.scope == scope, Alert.kind == kind, Alert.resolved_at.is_(None))
-        .values(last_raised_at=at, occurrences=Alert.occurrences + 1)
-        .execution_options(synchronize_session=False)
+        again.values(last_raised_at=at, occurrences=Alert.occurrences + 1).execution_options(
+            synchronize_session=False
+        )
     )
     existing = open_alert(session, kind, scope)
     if existing is None:  # resolved between our two statements: raise it afresh
         return raise_alert(
-            session, kind, at=at, device_id=device_id, home_id=home_id, details=details
+            session,
+            kind,
+            at=at,
+            device_id=device_id,
+            home_id=home_id,
+            details=details,
+            once_per_time=once_per_time,
         )
     return existing, False
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from hub.health import HealthMonitor
 from hub.storage import open_alerts
 from hub.storage.devices import get_device
 from protocol import encode, utcnow
@@ -139,3 +140,29 @@ def test_an_answered_ring_raises_nothing(rig):
 
     _check_at(rig, 3600)
     assert "unanswered_ring" not in _open(rig, device)
+
+
+def test_two_hub_processes_count_an_unanswered_ring_once(rig):
+    # Every hub process follows rings on its own notice board (relayed between them), so
+    # each sees the same ring go unanswered and raises it: one occurrence, not one each.
+    other = HealthMonitor(rig.db, rig.hub.bus, rig.hub.health.settings, clock=rig.clock)
+    other.start()
+    try:
+        device = rig.add_device()
+        link = rig.device_link(device, will=False)
+        link.publish(encode(ring(device, 1)))
+        _pending(rig, device)
+        assert rig.wait_until(lambda: device in other.pending_rings())
+        _check_at(rig, 70)
+        other.check()
+        assert _open(rig, device)["unanswered_ring"].occurrences == 1
+        # A second unanswered ring is a second occurrence, still counted once.
+        link.publish(encode(ring(device, 2)))
+        _pending(rig, device)
+        assert rig.wait_until(lambda: device in other.pending_rings())
+        _check_at(rig, 140)
+        other.check()
+        _check_at(rig, 150)  # a later pass of one hub counts nothing new either
+        assert _open(rig, device)["unanswered_ring"].occurrences == 2
+    finally:
+        other.stop()
