@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,8 @@ from .ingest_batches import Received
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # (session, category, reason, item, detail) -> None: counts and logs a message's problem.
 Problem = Callable[[Session, str, str, Received, str], None]
 
@@ -36,20 +39,9 @@ def store_events(
     *,
     problem: Problem,
 ) -> None:
-    ctx.received_at = events[-1][0].at
-    if guarded(
-        session,
-        ctx,
-        events[-1][0],
-        lambda: on_events(ctx, [e for _, e in events]),
-        problem=problem,
-        log_failure=False,
-    ):
-        return
-    # One of them could not be stored: store them one by one so the rest still land.
-    for item, event in events:
-        ctx.received_at = item.at
-        guarded(session, ctx, item, lambda e=event: on_events(ctx, [e]), problem=problem)
+    _together_or_one_by_one(
+        session, ctx, events, lambda group: on_events(ctx, [e for _, e in group]), problem
+    )
 
 
 def store_heartbeats(
@@ -60,26 +52,31 @@ def store_heartbeats(
     problem: Problem,
 ) -> None:
     """All the batch's heartbeats in one savepoint; one by one only if that fails."""
-    ctx.received_at = heartbeats[-1][0].at
-    pairs = [(t, item.at) for item, t in heartbeats]
-    if guarded(
+    _together_or_one_by_one(
         session,
         ctx,
-        heartbeats[-1][0],
-        lambda: on_heartbeats(ctx, pairs),
-        problem=problem,
-        log_failure=False,
+        heartbeats,
+        lambda group: on_heartbeats(ctx, [(t, item.at) for item, t in group]),
+        problem,
+    )
+
+
+def _together_or_one_by_one(
+    session: Session,
+    ctx: HandlerContext,
+    group: list[tuple[Received, T]],
+    store: Callable[[list[tuple[Received, T]]], None],
+    problem: Problem,
+) -> None:
+    ctx.received_at = group[-1][0].at
+    if guarded(
+        session, ctx, group[-1][0], lambda: store(group), problem=problem, log_failure=False
     ):
         return
-    for item, telemetry in heartbeats:
+    # One of them could not be stored: store them one by one so the rest still land.
+    for item, value in group:
         ctx.received_at = item.at
-        guarded(
-            session,
-            ctx,
-            item,
-            lambda t=telemetry, at=item.at: on_heartbeats(ctx, [(t, at)]),
-            problem=problem,
-        )
+        guarded(session, ctx, item, lambda one=[(item, value)]: store(one), problem=problem)
 
 
 def guarded(
