@@ -25,7 +25,7 @@ from hub.storage.devices import get_device
 from hub.storage.events import rings_received_after
 from protocol.base import utcnow
 from tests.browser.conftest import DESKTOP, Site
-from tests.browser.test_ring_escalation import _escalation, _step_time, _tick_at
+from tests.browser.test_ring_escalation import _step_time, _tick_at, ring_seen_by_family
 from tests.browser.test_ring_escalation import policy as policy  # the fixture
 
 STEP_1 = "No answer yet — escalated to Olive (step 1 of 2)"
@@ -112,12 +112,7 @@ def test_a_reconnected_stream_shows_the_step_taken_while_it_was_down(
     site: Site, policy: None, cable: Cable, open_page: Any, shots: Path
 ) -> None:
     family = open_page(base_url=cable.url)
-    site.login(family, "anna", then=f"/homes/{site.home}")
-    family.wait_for_selector("#lock-state[data-state=engaged]")
-    site.wait_stream(family)
-    site.board.ring()
-    family.wait_for_selector("#ring-card", state="visible")
-    esc = _escalation(site)
+    esc = ring_seen_by_family(site, family)
     lines = family.locator("#ring-escalation")
     _tick_at(site, 70)
     expect(lines).to_contain_text(f"{STEP_1} at {_step_time(site, esc, 1)}")

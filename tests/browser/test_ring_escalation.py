@@ -61,6 +61,16 @@ def _step_time(site: Site, esc: RingEscalation, step: int) -> str:
     return f"{at.astimezone(LONDON):%H:%M}"
 
 
+def ring_seen_by_family(site: Site, family: Any) -> RingEscalation:
+    """Anna logs in on ``family``, the door rings, her ring card shows: the escalation."""
+    site.login(family, "anna", then=f"/homes/{site.home}")
+    family.wait_for_selector("#lock-state[data-state=engaged]")
+    site.wait_stream(family)
+    site.board.ring()
+    family.wait_for_selector("#ring-card", state="visible")
+    return _escalation(site)
+
+
 def _tick_at(site: Site, seconds: float) -> None:
     site.rig.clock.advance_to(seconds)
     site.rig.hub.escalation.tick()  # the hub's own job may have taken the step already
@@ -70,12 +80,7 @@ def test_the_ring_card_shows_each_step_then_who_answered(
     site: Site, policy: None, open_page: Any, shots: Path
 ) -> None:
     family = open_page()
-    site.login(family, "anna", then=f"/homes/{site.home}")
-    family.wait_for_selector("#lock-state[data-state=engaged]")
-    site.wait_stream(family)
-    site.board.ring()
-    family.wait_for_selector("#ring-card", state="visible")
-    esc = _escalation(site)
+    esc = ring_seen_by_family(site, family)
     lines = family.locator("#ring-escalation")
     assert lines.get_attribute("aria-live") == "polite"
     expect(lines).to_be_empty()
