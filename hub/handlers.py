@@ -204,15 +204,15 @@ def _ring(ctx: HandlerContext, event: DoorbellRang) -> None:
     # a viewer needs no second request; "jpeg" is absent when it is not at hand.
     picture = ctx.pictures.take(event.snapshot_id) if ctx.pictures is not None else None
     extra = {"jpeg": picture} if picture is not None else {}
-    ctx.notify(
-        "ring",
-        event.device,
-        event_id=event.id,
-        snapshot_id=event.snapshot_id,
-        at=event.at.isoformat(),
-        seq=event.seq,
-        **extra,
-    )
+    data = ring_notice_data(event.id, event.snapshot_id, event.at, event.seq)
+    ctx.notify("ring", event.device, **data, **extra)
+
+
+def ring_notice_data(
+    event_id: str, snapshot_id: str | None, at: datetime, seq: int
+) -> dict[str, Any]:
+    """What a "ring" notice says of its ring (also rebuilt from a stored ring)."""
+    return {"event_id": event_id, "snapshot_id": snapshot_id, "at": at.isoformat(), "seq": seq}
 
 
 def _lock_changed(ctx: HandlerContext, event: LockChanged) -> None:

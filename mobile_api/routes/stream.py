@@ -31,6 +31,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from hub.bus import RING_PREVIEW, Notice, Subscription
 from hub.errors import NotFound
+from hub.handlers import ring_notice_data
 from hub.policy import Permission, by_grant, permissions
 from hub.storage import list_devices, memberships_of
 from hub.storage.devices import get_device
@@ -159,8 +160,7 @@ async def stream(
             rings = rings_received_after(s, home_of_device, after)
         out = []
         for e in rings:
-            data = {"event_id": e.event_id, "snapshot_id": e.payload.get("snapshot_id"),
-                    "at": e.device_time.isoformat(), "seq": e.seq}  # fmt: skip
+            data = ring_notice_data(e.event_id, e.payload.get("snapshot_id"), e.device_time, e.seq)
             notice = Notice("ring", e.device_id, data, home_of_device[e.device_id], e.received_at)
             message = as_message(notice)
             if message is not None:
