@@ -102,6 +102,13 @@ def _control(port_file: Path, path: str, timeout: float = 20) -> dict:
     raise AssertionError(f"sim control {path} did not answer")
 
 
+def _wait_for_seq(port_file: Path, seq: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while _control(port_file, "/state")["last_seq"] < seq:
+        assert time.monotonic() < deadline, f"the agent never numbered event {seq}"
+        time.sleep(0.01)
+
+
 @pytest.mark.timeout(180)
 def test_sigkilled_agent_replays_outbox_and_boots_locked():
     from tests.fixtures.tls_broker import start_tls_broker
@@ -128,6 +135,16 @@ def test_sigkilled_agent_replays_outbox_and_boots_locked():
         hub.subscribe(f"{PREFIX}/{device}/state", on_message)
         hub.start()
         port_file = Path(tempfile.mkdtemp()) / "port"
+
+        def boot_events() -> set[int]:
+            return {
+                m.seq
+                for m in received
+                if isinstance(m, LockChanged)
+                and m.cause.value == "boot"
+                and m.state is LockState.ENGAGED
+            }
+
         try:
             boots = 0
             for round_ in range(3):
@@ -135,9 +152,16 @@ def test_sigkilled_agent_replays_outbox_and_boots_locked():
                 boots += 1
                 state = _control(port_file, "/state")
                 assert state["relay_energised"] is False, "the lock must be engaged at boot"
+                with cond:
+                    assert cond.wait_for(lambda n=boots: len(boot_events()) >= n, 30)
+                first_door_seq = _control(port_file, "/state")["last_seq"] + 1
                 for _ in range(3):
                     _control(port_file, "/door/open")
                     _control(port_file, "/door/close")
+                # The agent numbers each change on its own worker. Wait until all but the
+                # last are numbered, so each kill can take at most one unrecorded change
+                # with it: the test is about what was recorded, not a busy machine's lag.
+                _wait_for_seq(port_file, first_door_seq + 4)
                 time.sleep(0.05 * round_)  # kill at a different moment each round
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(10)
@@ -151,15 +175,6 @@ def test_sigkilled_agent_replays_outbox_and_boots_locked():
 
             def doors() -> set[int]:
                 return {m.seq for m in received if isinstance(m, DoorOpened | DoorClosed)}
-
-            def boot_events() -> set[int]:
-                return {
-                    m.seq
-                    for m in received
-                    if isinstance(m, LockChanged)
-                    and m.cause.value == "boot"
-                    and m.state is LockState.ENGAGED
-                }
 
             with cond:
                 cond.wait_for(lambda: seqs() >= set(range(1, last_seq + 1)), 30)
