@@ -3,7 +3,7 @@
 // working as the admin API grows.
 
 import { Webhooks } from "./admin_webhooks.js";
-import { ApiError, api, me } from "./api.js";
+import { api, apiPage, me } from "./api.js";
 import { $, chrome, clearErrors, el, fail, notify, ready, showErrors, words } from "./ui.js";
 
 const idOf = (x) => x.device ?? x.person_id ?? x.home ?? x.id;
@@ -49,18 +49,6 @@ async function act(call, done) {
   }
 }
 
-/** One page of a list: its rows and the next page's address (the Link header), if any. */
-async function page(url) {
-  const response = await api(url, { raw: true });
-  const rows = await response.json().catch(() => null);
-  if (!response.ok) {
-    const detail = typeof rows?.detail === "string" ? rows.detail : `the server answered ${response.status}: try again`;
-    throw new ApiError(response.status, detail);
-  }
-  const next = /<([^>]+)>\s*;\s*rel="next"/.exec(response.headers.get("Link") || "");
-  return { rows, next: next ? next[1] : null };
-}
-
 /** A long list (devices, people) shown a page at a time, with a "Show more" button. */
 function pagedList(path, tableId, label, render) {
   const state = { rows: [], next: null, homeNames: new Map() };
@@ -68,7 +56,7 @@ function pagedList(path, tableId, label, render) {
     hidden: true, onclick: async () => {
       more.disabled = true; // one page at a time, however often it is clicked
       await act(async () => {
-        const { rows, next } = await page(state.next);
+        const { rows, next } = await apiPage(state.next);
         state.rows = state.rows.concat(rows);
         state.next = next;
         show();
@@ -85,7 +73,7 @@ function pagedList(path, tableId, label, render) {
     /** Reload from the start, as many rows as were shown (so an action keeps the view). */
     async reload(homeNames) {
       const limit = Math.min(MAX_PAGE, Math.max(PAGE, state.rows.length));
-      const { rows, next } = await page(`${path}?limit=${limit}`);
+      const { rows, next } = await apiPage(`${path}?limit=${limit}`);
       Object.assign(state, { rows, next, homeNames });
       show();
     },

@@ -70,6 +70,18 @@ export async function api(path, { method = "GET", body, redirect = true, raw = f
   return data;
 }
 
+/** One page of a list: its rows and the next page's address (the Link header), if any. */
+export async function apiPage(url) {
+  const response = await api(url, { raw: true });
+  const rows = await response.json().catch(() => null);
+  if (!response.ok) {
+    const detail = typeof rows?.detail === "string" ? rows.detail : `the server answered ${response.status}: try again`;
+    throw new ApiError(response.status, detail);
+  }
+  const next = /<([^>]+)>\s*;\s*rel="next"/.exec(response.headers.get("Link") || "");
+  return { rows, next: next ? next[1] : null };
+}
+
 /** Who is signed in, with their homes, roles and permissions (loaded once per page). */
 export function me() {
   if (mePromise === null) mePromise = api("/api/me");

@@ -1,7 +1,7 @@
 // /homes/{home}/events: what happened at the door, newest first, with the ring's
 // picture when this person may see pictures (the API leaves snapshot ids out otherwise).
 
-import { api, homeOf, me, rightsIn } from "./api.js";
+import { apiPage, homeOf, me, rightsIn } from "./api.js";
 import { $, chrome, el, fail, homeFromPath, ready, when, words } from "./ui.js";
 
 const home = homeFromPath();
@@ -20,31 +20,49 @@ function describe(event) {
   return known ? known(event.payload || {}) : words(event.kind);
 }
 
+function row(e, timeZone) {
+  const snapshot = e.payload && e.payload.snapshot_id;
+  return el("tr", { "data-event": `${e.device}:${e.seq}` },
+    el("td", {}, el("time", { datetime: e.received_at, text: when(e.received_at, timeZone) })),
+    el("td", { text: describe(e) }),
+    el("td", {}, snapshot
+      ? el("a", { href: `/api/snapshots/${encodeURIComponent(snapshot)}` },
+        el("img", { class: "thumb", loading: "lazy", src: `/api/snapshots/${encodeURIComponent(snapshot)}`,
+          alt: `Picture when the bell rang, ${when(e.received_at, timeZone)}` }))
+      : el("span", { class: "hint", text: "–" })));
+}
+
 async function main() {
   const who = await me();
   const rights = rightsIn(who, home);
   chrome(rights, home);
   const membership = homeOf(who, home);
-  const events = await api(`/api/homes/${encodeURIComponent(home)}/events?limit=200`);
+  const timeZone = membership ? membership.timezone : undefined;
+  // The API answers newest first, a page at a time; older pages come on request.
+  let { rows: events, next } = await apiPage(`/api/homes/${encodeURIComponent(home)}/events?limit=100`);
   $("#loading").hidden = true;
   if (!events.length) {
     $("#empty").hidden = false;
     return;
   }
-  const timeZone = membership ? membership.timezone : undefined;
-  const rows = events.slice().reverse().map((e) => {
-    const snapshot = e.payload && e.payload.snapshot_id;
-    return el("tr", {},
-      el("td", {}, el("time", { datetime: e.received_at, text: when(e.received_at, timeZone) })),
-      el("td", { text: describe(e) }),
-      el("td", {}, snapshot
-        ? el("a", { href: `/api/snapshots/${encodeURIComponent(snapshot)}` },
-          el("img", { class: "thumb", loading: "lazy", src: `/api/snapshots/${encodeURIComponent(snapshot)}`,
-            alt: `Picture when the bell rang, ${when(e.received_at, timeZone)}` }))
-        : el("span", { class: "hint", text: "–" })));
-  });
-  $("#events tbody").replaceChildren(...rows);
+  const body = $("#events tbody");
+  body.replaceChildren(...events.map((e) => row(e, timeZone)));
   $("#events").hidden = false;
+  const older = $("#older");
+  older.hidden = !next;
+  older.addEventListener("click", async () => {
+    older.disabled = true; // one page at a time, however often it is clicked
+    try {
+      ({ rows: events, next } = await apiPage(next));
+      body.append(...events.map((e) => row(e, timeZone)));
+      $("#older-status").textContent = `${events.length} older ${events.length === 1 ? "entry" : "entries"} shown`;
+      older.hidden = !next;
+    } catch (error) {
+      fail(error);
+    } finally {
+      older.disabled = false;
+    }
+  });
 }
 
 main().then(ready, fail);
