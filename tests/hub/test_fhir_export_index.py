@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from hub.audit import AuditAction, append, command_ref, device_ref, person_ref
@@ -25,11 +22,11 @@ from hub.storage import Database, create_command, create_home, register_device
 from hub.storage.audit_recent import audit_rows_naming_between
 from hub.storage.audit_rows import AuditRow
 from hub.storage.homes import add_membership, create_person
-from hub.storage.models_audit import AuditEntryRow
 from hub.storage.models_registry import Role
 from hub.storage.reports import audit_rows_between, commands_by_id, devices_in, roles_in_homes
 from protocol.examples import example_key
 from protocol.signing import public_key_pem
+from tests.fixtures.audit_reads import entries_read
 from tests.fixtures.database import T0
 
 A = AuditAction
@@ -222,28 +219,6 @@ def test_fhir_export_is_unchanged(database: Database, seed: int) -> None:
 
 
 # -- (b) other homes' entries are not read ---------------------------------------------
-
-
-@contextmanager
-def entries_read(db: Database) -> Iterator[tuple[list[int], list[str]]]:
-    """Seqs of the audit entries loaded, and the SQL run against ``audit_entries``."""
-    loaded: list[int] = []
-    statements: list[str] = []
-
-    def on_load(target: AuditEntryRow, _context: Any) -> None:
-        loaded.append(int(target.seq))
-
-    def on_sql(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "audit_entries" in statement:
-            statements.append(statement)
-
-    event.listen(AuditEntryRow, "load", on_load)
-    event.listen(db.engine, "before_cursor_execute", on_sql)
-    try:
-        yield loaded, statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", on_sql)
-        event.remove(AuditEntryRow, "load", on_load)
 
 
 def test_export_reads_only_this_homes_entries(database: Database) -> None:

@@ -31,6 +31,7 @@ from protocol.commands import AckOutcome
 from protocol.events import DoorbellRang, DoorOpened
 from protocol.examples import EXAMPLE_BOOT, example_key
 from protocol.signing import public_key_pem
+from tests.fixtures.audit_reads import entries_read
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 PEM = public_key_pem(example_key().public_key()).decode()
@@ -194,6 +195,29 @@ def test_unlocks_per_home_by_month_and_who(world: World) -> None:
     assert slim[("2026-03", "carer")]["rejected"] == 1
     assert slim[("2026-03", "break_glass")]["requested"] == 1
     assert slim[("2026-04", "family")]["pending"] == 1
+
+
+def test_unlocks_report_reads_only_its_homes_audit_entries(world: World) -> None:
+    # Another home's break-glass unlock in the same window: home A's report must not
+    # read it (the audit index names the doors), nor count it.
+    far = "door-ccc333"
+    at = T0 + timedelta(days=3)
+    with world.db.session() as s:
+        cid = _unlock(s, far, world.officer, at, 1, AckOutcome.EXECUTED, 1)
+        other = append(
+            s, AuditAction.UNLOCK_REQUESTED, actor=person_ref(world.officer), at=at,
+            subjects=[device_ref(far), command_ref(cid)], details={"break_glass": "box-2"},
+        ).seq  # fmt: skip
+    since, until = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 5, tzinfo=UTC)
+    with entries_read(world.db) as (loaded, _statements):
+        rows = _report(world, "unlocks-per-home", since, until).rows
+    assert loaded, "home A's own unlock entries are read"
+    assert other not in loaded
+    assert sum(r["requested"] for r in rows if r["who_kind"] == "break_glass") == 1
+    with world.db.read_session() as s:
+        everywhere = build_report(s, "unlocks-per-home", Scope(None, since, until, until))
+    glass = [r for r in everywhere.rows if r["who_kind"] == "break_glass"]
+    assert {r["home_id"] for r in glass} == {world.home, world.other}
 
 
 def test_device_uptime_per_month(world: World) -> None:
