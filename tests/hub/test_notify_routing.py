@@ -426,3 +426,31 @@ def test_a_delivery_in_flight_is_left_to_its_hub_until_its_lease_ends(
                               at=DAY)  # fmt: skip
     left = left_pending(database, {"webpush"}, DAY + timedelta(seconds=5), timedelta(hours=1))
     assert [(m.key, round(delay)) for _, m, _, delay in left] == [("g:1", 25)]
+
+
+def test_a_pending_delivery_on_a_channel_no_longer_configured_does_not_stall_the_worker(
+    database: Database,
+    endpoint: PushEndpoint,  # noqa: F811
+    run: Any,
+) -> None:
+    # A hub restarted without its SMS channel still finds an SMS delivery pending.
+    home, p = _people(database, ["ben"])
+    subscribe(database, endpoint, p["ben"], "ben")
+    with database.session() as s:
+        save_notification(
+            s, row_of(Draft("s:1", "checkin", home, "", False, "t", "b", "/", "t"), DAY)
+        )
+        add_recipient(
+            s, key="s:1", person_id=p["ben"], device_id="", kind="checkin", skipped=None, at=DAY
+        )
+        assert claim_delivery(
+            s, key="s:1", person_id=p["ben"], channel="govuk_sms", target="+447700900123", at=DAY
+        )
+    bus = NoticeBus()
+    worker = run(Clock(DAY), bus)
+    assert worker.wait_idle(10), "the worker never became idle"
+    with database.read_session() as s:
+        (row,) = deliveries(s, "s:1")
+        assert (row.status, row.last_error) == ("failed", "channel is off now")
+    bus.post(Notice("notify", "", _notify([p["ben"]], "checkin", "c:9"), home))
+    assert endpoint.wait(lambda rs: any(r.payload and r.payload["key"] == "c:9" for r in rs))
