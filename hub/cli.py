@@ -7,6 +7,7 @@ group; add a subcommand by adding a parser there and a ``_handler``.
     $ doorstep hub migrate
     $ doorstep audit verify --checkpoints from-telecare.json --public-key hub-signing.pub
     $ doorstep audit export --format fhir --out audit.ndjson
+    $ doorstep audit reindex        # when verify says the reference index is wrong
 """
 
 from __future__ import annotations
@@ -101,6 +102,17 @@ def register_audit(sub: argparse._SubParsersAction) -> argparse._SubParsersActio
     _db_option(checkpoint)
     checkpoint.add_argument("--key", metavar="PEM", help="private key (default: the hub's)")
     checkpoint.set_defaults(handler=_guarded(_checkpoint))
+
+    reindex = audit.add_parser(
+        "reindex", help="rebuild the reference index (audit_refs) from the entries"
+    )
+    _db_option(reindex)
+    reindex.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even though the chain does not verify (keep a copy of the database first)",
+    )
+    reindex.set_defaults(handler=_guarded(_reindex))
     return audit
 
 
@@ -174,6 +186,10 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"checkpoints from {source}")
         for problem in report.problems[1:]:
             print(f"also: {problem}")
+        if report.index.ok:
+            print(report.index.summary())
+        for mismatch in report.index.first:
+            print(f"index: {mismatch}")
     return EXIT_OK if report.ok else EXIT_TAMPERED
 
 
@@ -211,6 +227,27 @@ def _report_json(report: Any) -> dict[str, Any]:
             {"seq": p.seq, "reason": p.reason.value, "detail": p.detail} for p in report.problems
         ],
         "seconds": round(report.seconds, 3),
+        "chain_ok": report.chain_ok,
+        "index": _index_json(report.index),
+    }
+
+
+def _index_json(index: Any) -> dict[str, Any]:
+    from .audit.verify_index import REPAIR_COMMAND
+
+    return {
+        "ok": index.ok,
+        "rows": index.rows,
+        "wrong_entries": index.wrong_entries,
+        "missing_rows": index.missing_rows,
+        "extra_rows": index.extra_rows,
+        "orphan_rows": index.orphan_rows,
+        "orphan_seqs": index.orphan_seqs,
+        "first": [
+            {"seq": m.seq, "entry_exists": m.entry_exists, "missing": m.missing, "extra": m.extra}
+            for m in index.first
+        ],
+        "repair": None if index.ok else REPAIR_COMMAND,
     }
 
 
@@ -286,4 +323,17 @@ def _checkpoint(args: argparse.Namespace) -> int:
         f"signed checkpoint of #{made.statement.seq} {made.statement.hash[:16]}... "
         f"with key {made.envelope.kid}"
     )
+    return EXIT_OK
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    from protocol.base import utcnow
+
+    from .audit.reindex import reindex
+    from .cli_accounts import _operator
+
+    result = reindex(_database(args), actor=_operator(), at=utcnow(), force=args.force)
+    for mismatch in result.first:
+        print(f"fixed: {mismatch}")
+    print(result.summary())
     return EXIT_OK

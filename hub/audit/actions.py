@@ -72,6 +72,7 @@ class AuditAction(StrEnum):
     CARER_PHOTO_ADDED = "carer_photo_added"  # with the consent that allows it
     CARER_PHOTO_REMOVED = "carer_photo_removed"  # consent withdrawn: the photo is deleted
     CARER_PHOTO_VIEWED = "carer_photo_viewed"  # only when seen through a grant (telecare)
+    AUDIT_INDEX_REBUILT = "audit_index_rebuilt"  # 'doorstep audit reindex' changed audit_refs
 
 
 class RefKind(StrEnum):

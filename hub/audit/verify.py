@@ -14,6 +14,10 @@ the FIRST bad entry and why:
   covers -- the chain up to it was rewritten consistently;
 - ``head mismatch``: the head row disagrees with the newest entry.
 
+In the same pass it checks the reference index ``audit_refs`` (``verify_index``): not
+part of the chain, so its findings are a section of their own (``report.index``), but
+``report.ok`` needs both.
+
     report = verify(db, load_checkpoints(path), public_key)
     if not report.ok:
         print(report.summary())   # first bad entry: #5012 (edited): ...
@@ -22,7 +26,7 @@ the FIRST bad entry and why:
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -37,6 +41,8 @@ from ..storage.audit_rows import AuditRow, iter_audit_rows, read_audit_head
 from ..storage.database import Database
 from .chain import GENESIS_HASH, entry_hash
 from .checkpoints import CheckpointStatement, open_checkpoint
+from .verify_index import IndexReport
+from .verify_index import check_index as _check_index
 
 # How far away to look for the place a moved entry was written at.
 REORDER_WINDOW = 4096
@@ -76,9 +82,15 @@ class VerifyReport:
     newest_checkpoint_seq: int | None
     problems: tuple[Problem, ...]
     seconds: float = field(compare=False)
+    index: IndexReport = field(default_factory=IndexReport)
 
     @property
     def ok(self) -> bool:
+        """The chain and the reference index are both right."""
+        return self.chain_ok and self.index.ok
+
+    @property
+    def chain_ok(self) -> bool:
         return not self.problems
 
     @property
@@ -86,6 +98,11 @@ class VerifyReport:
         return self.problems[0] if self.problems else None
 
     def summary(self) -> str:
+        if self.index.ok:
+            return self._chain_summary()
+        return f"{self._chain_summary()}\n{self.index.summary()}"
+
+    def _chain_summary(self) -> str:
         if self.first is not None:
             return f"first bad entry: #{self.first.seq} ({self.first.reason.value}): " + (
                 self.first.detail
@@ -106,26 +123,31 @@ def verify(
     db: Database,
     checkpoints: Iterable[SignedEnvelope],
     public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey],
+    *,
+    check_index: bool = True,
 ) -> VerifyReport:
     """Verify the whole log of ``db`` (see the module docstring)."""
     with db.read_session() as session:
-        return verify_session(session, checkpoints, public_key)
+        return verify_session(session, checkpoints, public_key, check_index=check_index)
 
 
 def verify_session(
     session: Session,
     checkpoints: Iterable[SignedEnvelope],
     public_key: Ed25519PublicKey | Sequence[Ed25519PublicKey],
+    *,
+    check_index: bool = True,
 ) -> VerifyReport:
-    """``verify`` inside an existing transaction (sees its uncommitted changes)."""
+    """``verify`` inside an existing transaction (sees its uncommitted changes);
+    ``check_index=False`` checks the chain only (``report.index`` stays empty)."""
     started = time.perf_counter()
     keys = [public_key] if isinstance(public_key, Ed25519PublicKey) else list(public_key)
     envelopes = list(checkpoints)
     statements, problems = _open_all(envelopes, keys)
     wanted = {s.seq for s in statements}
     walk = _Walk(wanted)
-    for row in iter_audit_rows(session):
-        walk.step(row)
+    walked = walk.through(iter_audit_rows(session))
+    index = _check_index(session, walked) if check_index else _drain(walked)
     problems += walk.problems()
     problems += _compare_checkpoints(statements, walk)
     problems += _compare_head(session, walk)
@@ -139,7 +161,14 @@ def verify_session(
         newest_checkpoint_seq=max(wanted) if wanted else None,
         problems=tuple(problems),
         seconds=time.perf_counter() - started,
+        index=index,
     )
+
+
+def _drain(rows: Iterator[AuditRow]) -> IndexReport:
+    for _ in rows:
+        pass
+    return IndexReport()
 
 
 def _open_all(
@@ -181,6 +210,12 @@ class _Walk:
         if row.seq in self.wanted:
             self.hashes[row.seq] = row.hash
         self.last_seq, self.last_hash = row.seq, row.hash
+
+    def through(self, rows: Iterable[AuditRow]) -> Iterator[AuditRow]:
+        """``rows``, each stepped over on its way (so the index check shares the pass)."""
+        for row in rows:
+            self.step(row)
+            yield row
 
     def problems(self) -> list[Problem]:
         return [self.broken] if self.broken is not None else []

@@ -40,8 +40,9 @@ class AuditRefRow(Base):
 
     One row per distinct reference of each entry, written with the entry by the one
     append, so reading "entries naming home:h1" is an index range, not a scan of the
-    chain. Verification never reads it; no foreign key, so tampering with the entries
-    (which verification must see) is not blocked or hidden by it.
+    chain. The chain's verification does not depend on it; ``audit verify`` checks it
+    against the entries separately (``audit reindex`` rebuilds it). No foreign key, so
+    tampering with the entries (which verification must see) is not blocked or hidden.
     """
 
     __tablename__ = "audit_refs"
