@@ -3,8 +3,8 @@
 Payloads are least privilege: ids, kinds and times, never a name, a snapshot or
 its id, nor an alert's free-text details (see docs/webhooks.md).
 
-    >>> "doorstep.ring" in EVENT_TYPES
-    True
+    >>> EVENT_TYPES["doorstep.ring"].description
+    'Someone rang the doorbell'
 """
 
 from __future__ import annotations
@@ -23,16 +23,38 @@ DEVICE_OFFLINE = "doorstep.device.offline"
 DEVICE_ONLINE = "doorstep.device.online"
 VISIT_MISSED = "doorstep.visit.missed"
 
-EVENT_TYPES: dict[str, str] = {
-    RING: "someone rang the doorbell",
-    DOOR_UNLOCKED: "the lock was released (by a remote command or by hand)",
-    DOOR_OPENED: "the door contact opened",
-    DOOR_CLOSED: "the door contact closed",
-    ALERT_RAISED: "an alert was raised (any kind: lock jammed, unanswered ring...)",
-    ALERT_RESOLVED: "an alert was resolved",
-    DEVICE_OFFLINE: "a door went offline (its device_offline alert was raised)",
-    DEVICE_ONLINE: "an offline door came back (its device_offline alert was resolved)",
-    VISIT_MISSED: "a carer did not arrive in a visit window (carer_non_arrival alert)",
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    """What one event type means, said twice: for people and for partners' developers."""
+
+    description: str  # short plain English: the admin page's checkbox label
+    detail: str  # exactly what makes the hub send it
+
+
+# In the order the admin page offers them (the API lists them in this order).
+EVENT_TYPES: dict[str, EventType] = {
+    RING: EventType("Someone rang the doorbell", "someone rang the doorbell"),
+    DOOR_UNLOCKED: EventType(
+        "The lock was released", "the lock was released (by a remote command or by hand)"
+    ),
+    DOOR_OPENED: EventType("The door opened", "the door contact opened"),
+    DOOR_CLOSED: EventType("The door closed", "the door contact closed"),
+    ALERT_RAISED: EventType(
+        "An alert was raised", "an alert was raised (any kind: lock jammed, unanswered ring...)"
+    ),
+    ALERT_RESOLVED: EventType("An alert was resolved", "an alert was resolved"),
+    DEVICE_OFFLINE: EventType(
+        "A door went offline", "a door went offline (its device_offline alert was raised)"
+    ),
+    DEVICE_ONLINE: EventType(
+        "An offline door came back",
+        "an offline door came back (its device_offline alert was resolved)",
+    ),
+    VISIT_MISSED: EventType(
+        "A carer did not arrive for a visit",
+        "a carer did not arrive in a visit window (carer_non_arrival alert)",
+    ),
 }
 
 # Device event kinds (protocol.events) that can become a CloudEvent: ingest skips the rest.

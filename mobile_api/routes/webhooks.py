@@ -7,6 +7,7 @@ URLs into the hub's own network are refused unless the operator allows them
 (``DOORSTEP_WEBHOOK_ALLOW_PRIVATE_TARGETS``): an admin of a home cannot lift that.
 
 GET    /api/admin/webhooks                         POST /api/admin/webhooks
+GET    /api/admin/webhooks/event-types             (what a subscription may filter on)
 DELETE /api/admin/webhooks/{subscription_id}
 POST   /api/admin/webhooks/{subscription_id}/rotate-secret
 GET    /api/admin/webhooks/dead-letters            POST .../dead-letters/{delivery_id}/retry
@@ -51,6 +52,13 @@ class NewSubscription(BaseModel):
     home: str | None = Field(None, max_length=36, description="only this home; null: all")
 
 
+class EventTypeOut(BaseModel):
+    """One event type a subscription can filter on (hub/webhooks/catalogue.py)."""
+
+    id: str = Field(description="the CloudEvent type, e.g. doorstep.ring")
+    description: str = Field(description="what happened, in plain English: a checkbox label")
+
+
 def _scope(s: Session, person: str) -> tuple[set[str], bool]:
     """(homes ``person`` administers, whether that is every home of the hub)."""
     mine = administered(s, person)
@@ -78,6 +86,14 @@ def subscriptions(person: CurrentPerson, hub: HubDep) -> list[dict[str, Any]]:
     with hub.db.read_session() as s:
         mine, every = _scope(s, person)
         return [describe(x) for x in list_subscriptions(s) if _may(x.home_id, mine, every)]
+
+
+@router.get("/event-types")
+def event_types(person: CurrentPerson, hub: HubDep) -> list[EventTypeOut]:
+    """The catalogue, in its order: the admin page builds its choices from this."""
+    with hub.db.read_session() as s:
+        _scope(s, person)
+    return [EventTypeOut(id=t, description=e.description) for t, e in EVENT_TYPES.items()]
 
 
 @router.post("", status_code=201)

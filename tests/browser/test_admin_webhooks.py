@@ -1,7 +1,8 @@
-"""Partner webhooks on the admin page: an admin adds one through the form (errors in the
-summary and by each field), sees it listed, rotates its secret behind a confirmation
-and sees the new secret once with its grace period, and deletes it. axe-core finds no
-serious or critical violation with the section filled, the secret shown, the dialog open."""
+"""Partner webhooks on the admin page: an admin picks from the hub's own event types,
+adds one through the form (errors in the summary and by each field), sees it listed,
+rotates its secret behind a confirmation and sees the new secret once with its grace
+period, and deletes it. axe-core finds no serious or critical violation with the
+section filled, the secret shown, the dialog open."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from hub.webhooks.catalogue import EVENT_TYPES
 from hub.webhooks.secrets import read_secret
 from hub.webhooks.subscriptions import get_subscription
 from tests.browser.conftest import DESKTOP, Site
@@ -41,6 +43,14 @@ def test_add_rotate_and_delete_a_partner_webhook(site: Site, open_page: Any, sho
     site.ready(page)
     section = page.locator("#webhooks-section")
     expect(section.get_by_text("No partner webhooks yet.")).to_be_visible()
+
+    # The choices are the hub's catalogue (from the API, not a copy in the page), each a
+    # labelled checkbox in the fieldset.
+    shown = page.eval_on_selector_all(
+        "#webhook-types #webhook-type-list input[type=checkbox]",
+        "boxes => boxes.map((b) => [b.value, [...b.labels].map((l) => l.textContent)])",
+    )
+    assert shown == [[t, [e.description]] for t, e in EVENT_TYPES.items()]
 
     # Nothing filled in: the summary links each problem, each field says its own.
     page.click("#webhook-add")

@@ -351,6 +351,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     # webhooks to partner agencies (issue 10); helpers in tests/hub/test_webhook_api.py
     ("GET", "/api/admin/webhooks"): Rule("any_home", (P.ADMINISTER,)),
+    ("GET", "/api/admin/webhooks/event-types"): Rule("any_home", (P.ADMINISTER,)),
     ("POST", "/api/admin/webhooks"): Rule(HOME, (P.ADMINISTER,), body=_webhook_body),
     ("DELETE", "/api/admin/webhooks/{subscription_id}"): Rule(
         HOME, (P.ADMINISTER,), prepare=lambda w, ids: _webhooks().matrix_subscription(w, ids)

@@ -1,8 +1,9 @@
 // The admin page's "Partner webhooks": the subscriptions this admin may see, a form to
 // add one, and per row "Rotate secret" and "Delete", each behind a confirmation dialog.
-// Only the admin API of mobile_api/routes/webhooks.py is used. A signing secret comes
-// in the answer to a creation or a rotation only, so it is shown once, in a panel the
-// admin hides when the partner has it; it is never kept anywhere else in the page.
+// Only the admin API of mobile_api/routes/webhooks.py is used; the event types to
+// choose from come from it too (the hub's catalogue), never from a copy here. A signing
+// secret comes in the answer to a creation or a rotation only, so it is shown once, in
+// a panel the admin hides when the partner has it; it is never kept anywhere else.
 //
 //   import { Webhooks } from "./admin_webhooks.js";
 //   const hooks = new Webhooks(act);  // act(call, done): admin.js's run-notify-reload
@@ -14,21 +15,7 @@ import { $, el, showErrors, when } from "./ui.js";
 
 const BASE = "/api/admin/webhooks";
 
-// hub/webhooks/catalogue.py EVENT_TYPES, in its order (the API refuses any other type).
-export const EVENT_TYPES = {
-  "doorstep.ring": "Someone rang the doorbell",
-  "doorstep.door.unlocked": "The lock was released",
-  "doorstep.door.opened": "The door opened",
-  "doorstep.door.closed": "The door closed",
-  "doorstep.alert.raised": "An alert was raised",
-  "doorstep.alert.resolved": "An alert was resolved",
-  "doorstep.device.offline": "A door went offline",
-  "doorstep.device.online": "An offline door came back",
-  "doorstep.visit.missed": "A carer did not arrive for a visit",
-};
-
 const typeId = (type) => `webhook-type-${type.replaceAll(".", "-")}`;
-const label = (type) => EVENT_TYPES[type] ?? type;
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 /** Which field a refusal from the API is about (its messages name the field). */
@@ -45,11 +32,8 @@ export class Webhooks {
   constructor(act) {
     this.act = act;
     this.homeNames = new Map();
+    this.labels = null; // event type -> its description, from the hub's catalogue
     this.pending = null; // what the open dialog would do on "confirm"
-    $("#webhook-type-list").replaceChildren(...Object.keys(EVENT_TYPES).map((type) =>
-      el("div", { class: "checkbox" },
-        el("input", { type: "checkbox", id: typeId(type), value: type, name: "webhook-type" }),
-        el("label", { for: typeId(type), class: "checkbox-label", text: label(type) }))));
     const dialog = $("#webhook-dialog");
     dialog.addEventListener("close", () => {
       const run = this.pending;
@@ -68,10 +52,25 @@ export class Webhooks {
     picker.replaceChildren(el("option", { value: "", text: "All homes (now and later)" }),
       ...homes.map((h) => el("option", { value: h.home ?? h.id, text: h.name ?? h.home ?? h.id })));
     if ([...picker.options].some((o) => o.value === picked)) picker.value = picked;
-    const [subs, dead] = await Promise.all([api(BASE), api(`${BASE}/dead-letters`)]);
+    const [subs, dead] = await Promise.all([api(BASE), api(`${BASE}/dead-letters`),
+      this.labels ? null : this.loadTypes()]);
     $("#webhooks tbody").replaceChildren(...subs.map((sub) => this.row(sub, dead)));
     $("#webhooks-none").hidden = subs.length > 0;
     $("#webhooks").closest(".table-wrap").hidden = subs.length === 0;
+  }
+
+  /** The event type checkboxes, once: the hub's catalogue is the one list of types. */
+  async loadTypes() {
+    const types = await api(`${BASE}/event-types`);
+    this.labels = new Map(types.map((t) => [t.id, t.description]));
+    $("#webhook-type-list").replaceChildren(...types.map(({ id, description }) =>
+      el("div", { class: "checkbox" },
+        el("input", { type: "checkbox", id: typeId(id), value: id, name: "webhook-type" }),
+        el("label", { for: typeId(id), class: "checkbox-label", text: description }))));
+  }
+
+  label(type) {
+    return this.labels?.get(type) ?? type;
   }
 
   row(sub, dead) {
@@ -82,7 +81,7 @@ export class Webhooks {
     return el("tr", { dataset: { webhook: sub.id } },
       el("td", { class: "details" }, el("strong", { text: sub.partner }), el("br"),
         el("code", { text: sub.url })),
-      el("td", {}, el("ul", { class: "list" }, sub.event_types.map((t) => el("li", { text: label(t) })))),
+      el("td", {}, el("ul", { class: "list" }, sub.event_types.map((t) => el("li", { text: this.label(t) })))),
       el("td", { text: sub.home ? this.homeNames.get(sub.home) || sub.home : "All homes" }),
       el("td", {},
         el("p", { text: `Added ${when(sub.created_at)}` }),
