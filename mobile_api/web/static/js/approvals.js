@@ -12,12 +12,18 @@ export class Approvals {
     this.home = home;
     this.unlocker = unlocker;
     this.timeZone = timeZone;
+    this.asked = 0;
     this.wanted = new URLSearchParams(location.search).get("approval");
     document.addEventListener("doorstep:approved", () => this.load());
   }
 
+  /** Read the waiting carers: on opening, on each check-in notice, after a reconnection. */
   async load() {
+    // Each notice reads again: an answer to an older read (one on its way when the notice
+    // came) never overwrites a newer one.
+    const asked = ++this.asked;
     const items = await api(`/api/homes/${encodeURIComponent(this.home)}/check-in-approvals`);
+    if (asked !== this.asked) return;
     $("#approvals").hidden = items.length === 0;
     $("#approval-list").replaceChildren(...items.map((a) => {
       const who = a.name || "A carer";

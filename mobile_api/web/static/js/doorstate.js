@@ -5,6 +5,7 @@
 //   panel.reload(home);   // after the stream reconnects: notices sent meanwhile were lost
 
 import { api } from "./api.js";
+import { NoticeTimes } from "./reread.js";
 import { $, age, el, words } from "./ui.js";
 
 const LOCK_TEXT = { engaged: "Locked", released: "Unlocked", jammed: "Jammed – needs a visit", unknown: "Unknown" };
@@ -15,6 +16,7 @@ export class DoorPanel {
   constructor() {
     this.doors = new Map();
     this.current = null;
+    this.notices = new NoticeTimes(); // by device
     setInterval(() => this.tick(), 1000);
   }
 
@@ -24,12 +26,11 @@ export class DoorPanel {
     for (const row of rows) {
       // A notice that came while the read was on its way is newer than the read's row.
       const known = this.doors.get(row.device);
-      if (known && known.noticeAt >= askedAt) continue;
+      if (known && this.notices.since(row.device, askedAt)) continue;
       this.doors.set(row.device, {
         ...row,
         // Ages, not device clocks: the device's clock may be wrong, the age is not.
         reportedAt: row.state_age_s === null ? null : loadedAt - row.state_age_s * 1000,
-        noticeAt: known ? known.noticeAt : 0,
       });
     }
     if (!this.current && rows.length) {
@@ -59,7 +60,7 @@ export class DoorPanel {
   update(kind, data) {
     const door = this.doors.get(data.device);
     if (!door) return false;
-    door.noticeAt = Date.now();
+    this.notices.heard(data.device);
     if (kind === "state") Object.assign(door, { lock: data.lock, door: data.door });
     if (kind === "state" || kind === "privacy") door.privacy = data.privacy; // the privacy switch
     else if (kind === "lock") door.lock = data.state;

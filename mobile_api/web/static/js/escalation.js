@@ -11,6 +11,7 @@
 // readers announce each new line.
 
 import { api, ApiError } from "./api.js";
+import { keepUnchanged } from "./reread.js";
 import { clock, el } from "./ui.js";
 
 const RECEIPT = {
@@ -96,11 +97,6 @@ export class EscalationLines {
         el("strong", { text: line.text }),
         line.receipts.length
           ? el("span", { class: "escalation-receipts", text: ` (${line.receipts.join(", ")})` }) : null));
-    fresh.forEach((node, i) => {
-      const shown = this.node.children[i];
-      if (!shown) this.node.append(node);
-      else if (!shown.isEqualNode(node)) shown.replaceWith(node);
-    });
-    while (this.node.children.length > fresh.length) this.node.lastElementChild.remove();
+    keepUnchanged(this.node, fresh);
   }
 }

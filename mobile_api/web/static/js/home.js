@@ -1,26 +1,17 @@
 // /homes/{home}: the family's ring screen. Doors as reported, live rings over
 // Server-Sent Events, unlock with step-up, live view.
 
-import { api, ApiError, homeOf, me, rightsIn, toLogin } from "./api.js";
+import { api, homeOf, me, rightsIn, toLogin } from "./api.js";
 import { DoorPanel } from "./doorstate.js";
 import { now } from "./marks.js";
 import { Approvals } from "./approvals.js";
 import { EscalationLines } from "./escalation.js";
-import { RingCard, renderExpected } from "./ring.js";
+import { ExpectedNow } from "./expected.js";
+import { RingCard } from "./ring.js";
 import { Unlocker } from "./unlock.js";
 import { $, chrome, clock, fail, homeFromPath, ready, registerServiceWorker } from "./ui.js";
 
 const home = homeFromPath();
-
-async function loadExpected(rights) {
-  if (!rights.has("view_events")) return null;
-  try {
-    return await api(`/api/homes/${encodeURIComponent(home)}/expected`);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return null;
-    throw error;
-  }
-}
 
 async function main() {
   const who = await me();
@@ -41,13 +32,13 @@ async function main() {
   const live = { device: null };
   // Carers waiting for the family's one-tap approval (only people who may unlock).
   const approvals = rights.has("unlock") ? new Approvals(home, unlocker, timeZone) : null;
-  let expected = null;
+  const visits = new ExpectedNow($("#expected-now"), home, timeZone, rights.has("view_events"));
   const escalation = new EscalationLines($("#ring-escalation"), timeZone);
   // A ring escalating (a notice, or the page opened on it): its card shows, with the steps.
   const followRing = async (eventId, sseAt) => {
     const desc = rights.has("view_events") ? await escalation.follow(eventId) : null;
     if (!desc || (card.ring && card.ring.event_id === eventId)) return;
-    card.show({ event_id: desc.event_id, device: desc.device, home, at: desc.ring_at }, sseAt, expected);
+    card.show({ event_id: desc.event_id, device: desc.device, home, at: desc.ring_at }, sseAt, visits.expected);
     escalation.render(desc);
   };
 
@@ -67,16 +58,11 @@ async function main() {
     if (document.hidden) stopLive(live, { quiet: true });
   });
 
-  const showExpected = (answer) => {
-    expected = answer ? answer.expected : null;
-    renderExpected($("#expected-now"), expected, timeZone, answer ? answer.outside_windows : false);
-  };
-
   const handlers = {
     ring: (data, sseAt) => {
       panel.select(data.device);
       escalation.clear();
-      card.show(data, sseAt, expected);
+      card.show(data, sseAt, visits.expected);
       $("#announce").textContent = `The doorbell rang at ${clock(data.at, timeZone)}.`;
     },
     snapshot: (data) => {
@@ -92,7 +78,7 @@ async function main() {
     check_in: (data) => {
       card.onCheckIn(data);
       if (approvals) approvals.load().catch(() => {});
-      loadExpected(rights).then(showExpected).catch(() => {});
+      visits.onCheckIn(data).catch(() => {});
     },
   };
   for (const kind of ["state", "lock", "door", "presence"]) {
@@ -102,21 +88,25 @@ async function main() {
     };
   }
   // Notices sent while the stream was down are lost: on each reconnection, read the
-  // doors again, and on each connection the shown ring's escalation (the API refuses a
-  // ring this person may not see).
+  // doors, who is expected (and their check-ins) and the waiting carers again, and on
+  // each connection the shown ring's escalation (the API refuses a ring this person may
+  // not see).
   let connections = 0;
   connect(handlers, () => {
-    if (connections++ > 0) panel.reload(home).catch(() => {});
+    if (connections++ > 0) {
+      panel.reload(home).catch(() => {});
+      visits.load().then(() => card.onExpected(visits.expected)).catch(() => {});
+      if (approvals) approvals.load().catch(() => {});
+    }
     if (card.ring) followRing(card.ring.event_id, now()).catch(() => {});
   });
 
   const askedAt = Date.now();
-  const [doors, answer] = await Promise.all([
+  const [doors] = await Promise.all([
     api(`/api/homes/${encodeURIComponent(home)}/doors`),
-    loadExpected(rights).catch(() => null),
+    visits.load().catch(() => visits.render()),
   ]);
   panel.load(doors, askedAt);
-  showExpected(answer);
   if (approvals) await approvals.load().catch(() => {});
   const opened = new URLSearchParams(location.search).get("ring");
   if (opened) await followRing(opened, now()).catch(() => {});

@@ -6,6 +6,7 @@
 //   (ringNotice.picture, a data: URL, is shown at once; else snapshot_id is fetched)
 
 import { mark, now } from "./marks.js";
+import { keepUnchanged } from "./reread.js";
 import { $, clock, el } from "./ui.js";
 
 function hhmm(value, timeZone) {
@@ -13,27 +14,30 @@ function hhmm(value, timeZone) {
   return String(value).includes("T") ? clock(value, timeZone).slice(0, 5) : String(value).slice(0, 5);
 }
 
-/** Render /expected items into a container (ring: the ring card's wording). */
+/** Render /expected items into a container (ring: the ring card's wording). A re-render
+ * keeps the nodes of unchanged items, so the card's live region announces only a change. */
 export function renderExpected(node, expected, timeZone, outsideWindows = false, ring = false) {
   if (!expected || expected.length === 0) {
     const none = ring ? "No one is expected now: this ring is outside every visit window."
       : "No one is expected at the moment.";
-    node.replaceChildren(el("p", { class: "expected-none", text: outsideWindows || expected
-      ? none : "Who is expected is not known." }));
+    keepUnchanged(node, [el("p", { class: "expected-none", text: outsideWindows || expected
+      ? none : "Who is expected is not known." })]);
     return;
   }
-  node.replaceChildren(el("p", { class: "expected-title", text: "Expected now:" }), el("ul", { class: "list" },
-    expected.map((v) => el("li", {},
-      // issue 9: the carer's photo, only where they consented for this home
-      v.photo_url ? el("img", { class: "carer-photo", src: v.photo_url, width: 64,
-        alt: `Photo of ${v.name || "the carer"}` }) : "",
-      el("strong", { text: v.name || "A carer" }),
-      v.agency ? ` (${v.agency})` : "",
-      `, ${hhmm(v.start, timeZone)}–${hhmm(v.end, timeZone)}`,
-      v.checked_in_at
-        ? el("span", { class: "tag tag-green", text: `checked in at ${hhmm(v.checked_in_at, timeZone)}` })
-        : el("span", { class: "tag tag-grey", text: "not checked in" }),
-    ))));
+  const shown = node.children[1];
+  const list = shown && shown.matches("ul.list") ? shown : el("ul", { class: "list" });
+  keepUnchanged(node, [el("p", { class: "expected-title", text: "Expected now:" }), list]);
+  keepUnchanged(list, expected.map((v) => el("li", {},
+    // issue 9: the carer's photo, only where they consented for this home
+    v.photo_url ? el("img", { class: "carer-photo", src: v.photo_url, width: 64,
+      alt: `Photo of ${v.name || "the carer"}` }) : "",
+    el("strong", { text: v.name || "A carer" }),
+    v.agency ? ` (${v.agency})` : "",
+    `, ${hhmm(v.start, timeZone)}–${hhmm(v.end, timeZone)}`,
+    v.checked_in_at
+      ? el("span", { class: "tag tag-green", text: `checked in at ${hhmm(v.checked_in_at, timeZone)}` })
+      : el("span", { class: "tag tag-grey", text: "not checked in" }),
+  )));
 }
 
 export class RingCard {
@@ -62,7 +66,10 @@ export class RingCard {
     img.hidden = true;
     img.removeAttribute("src");
     $("#ring-no-snapshot").hidden = this.snapshots;
-    ring.expected = notice.expected ?? expected;
+    // Its own copies: check-ins mark the card's items, not the page's list it came from.
+    const list = notice.expected ?? expected;
+    ring.expected = list ? list.map((v) => ({ ...v })) : list;
+    $("#expected").replaceChildren(); // a new ring: its list is news, announced whole
     renderExpected($("#expected"), ring.expected, this.timeZone, Array.isArray(notice.expected), true);
     $("#ring-card").hidden = false;
     // notifications.js marks the ring's notification "seen" (issue 12).
@@ -79,13 +86,23 @@ export class RingCard {
     return ring;
   }
 
-  /** A carer checked in after the ring: show it next to the snapshot. */
+  /** A carer checked in after the ring: show it next to the snapshot. data: the
+   * "check_in" notice, or a re-read item's check-in ({window_id, starts_at, at}: its
+   * visit must be the ring's, not the same window on another day). */
   onCheckIn(data) {
     const ring = this.ring;
-    const item = ring && (ring.expected || []).find((v) => v.window_id === data.window_id);
-    if (!item) return;
+    const item = ring && (ring.expected || []).find((v) => v.window_id === data.window_id
+      && (!data.starts_at || v.starts_at === data.starts_at));
+    if (!item || item.checked_in_at === data.at) return;
     item.checked_in_at = data.at;
     renderExpected($("#expected"), ring.expected, this.timeZone, true, true);
+  }
+
+  /** Who is expected, read again (the stream reconnected): check-ins whose notices were lost. */
+  onExpected(expected) {
+    for (const v of expected || []) {
+      if (v.checked_in_at) this.onCheckIn({ window_id: v.window_id, starts_at: v.starts_at, at: v.checked_in_at });
+    }
   }
 
   /** A snapshot notice may bring the ring's picture after the ring itself. */
