@@ -126,7 +126,7 @@ def _account(site: Site, s: Any, passwords: Any, name: str, person: str) -> None
     site.people[name] = person
 
 
-def _visit_around_now(s: Any, site: Site) -> str:
+def visit_around_now(s: Any, site: Site) -> str:
     """Bea's visit today, an hour either side of now (home time), so she is expected."""
     local = datetime.now(ZoneInfo("Europe/London"))
     start = max(local - timedelta(hours=1), local.replace(hour=0, minute=0))
@@ -167,7 +167,7 @@ def site(request: pytest.FixtureRequest, plain_broker: Any) -> Iterator[Site]:
                     person = create_person(s, display_name=display, at=utcnow()).id
                     add_membership(s, person_id=person, home_id=rig.home, role=role, at=utcnow())
                     _account(site, s, passwords, name, person)
-                site.visit = _visit_around_now(s, site)
+                site.visit = visit_around_now(s, site)
             settings = WebSettings(max_failures_per_account=50, max_failures_per_ip=1000)
             app = create_app(rig.hub, settings, passwords=passwords, clock=clock)
             server = ServerThread(app).start()

@@ -8,17 +8,14 @@ card; this module covers the ring card itself.)"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from datetime import time as clock_time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
 from hub.storage.visit_records import set_family_approves
-from hub.storage.visits import add_window, get_window, remove_window
+from hub.storage.visits import get_window, remove_window
 from protocol import utcnow
-from tests.browser.conftest import Site
+from tests.browser.conftest import Site, visit_around_now
 
 
 def ring_and_wait(site: Site, page: Any) -> None:
@@ -99,23 +96,9 @@ def test_a_ring_outside_every_window_says_so_plainly(site: Site, open_page: Any)
 
 
 def test_family_lets_a_checked_in_carer_in_with_their_code(site: Site, open_page: Any) -> None:
-    local = datetime.now(ZoneInfo("Europe/London"))
-    start = max(local - timedelta(hours=1), local.replace(hour=0, minute=0))
-    end = min(local + timedelta(hours=1), local.replace(hour=23, minute=59))
     with site.rig.db.session() as s:
         set_family_approves(s, site.home, True, by=site.people["olive"], at=utcnow())
-        visit = add_window(
-            s,
-            home_id=site.home,
-            carer_id=site.people["bea"],
-            agency="Helping Hands",
-            on_date=local.date(),
-            start=clock_time(start.hour, start.minute),
-            end=clock_time(end.hour, end.minute),
-            tolerance_min=15,
-            created_by=site.people["olive"],
-            at=utcnow(),
-        ).id
+        visit = visit_around_now(s, site)
     family = family_page(site, open_page)
     assert family.is_hidden("#approvals")
     carer = open_page()

@@ -9,18 +9,14 @@ that cuts its connections for real: the hub's "check_in" notice never reaches th
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
 from hub.storage.visit_records import set_family_approves
-from hub.storage.visits import add_window
 from protocol import utcnow
-from tests.browser.conftest import Site
+from tests.browser.conftest import Site, visit_around_now
 from tests.browser.test_escalation_reconnect import Cable
 from tests.browser.test_escalation_reconnect import cable as cable  # the fixture
 
@@ -73,23 +69,9 @@ def test_a_carer_who_asked_to_be_let_in_meanwhile_waits_on_the_page_once_it_is_b
     site: Site, cable: Cable, open_page: Any
 ) -> None:
     # A second visit of Bea's around now (the module's first one is checked in already).
-    local = datetime.now(ZoneInfo("Europe/London"))
-    start = max(local - timedelta(hours=1), local.replace(hour=0, minute=0))
-    end = min(local + timedelta(hours=1), local.replace(hour=23, minute=59))
     with site.rig.db.session() as s:
         set_family_approves(s, site.home, True, by=site.people["olive"], at=utcnow())
-        visit = add_window(
-            s,
-            home_id=site.home,
-            carer_id=site.people["bea"],
-            agency="Helping Hands",
-            on_date=local.date(),
-            start=clock_time(start.hour, start.minute),
-            end=clock_time(end.hour, end.minute),
-            tolerance_min=15,
-            created_by=site.people["olive"],
-            at=utcnow(),
-        ).id
+        visit = visit_around_now(s, site)
     family = _family_page(site, cable, open_page)
     assert family.is_hidden("#approvals")
 
