@@ -52,6 +52,7 @@ from .messages import MessageFactory
 from .options import AgentOptions
 from .outbox import Outbox
 from .publisher import OutboxPublisher
+from .recorder import Recorder
 from .snapshots import Snapshots
 from .telemetry import TelemetryReporter
 
@@ -83,6 +84,7 @@ class EdgeAgent:
         will = encode(self.make.status(online=False))
         self.link = MqttLink(replace(link_settings, will=will, clean_start=True))
         self.publisher = OutboxPublisher(outbox, self.link)
+        self.recorder = Recorder(outbox)
         o = self.options
         self.lock = LockService(
             hardware.lock,
@@ -136,6 +138,7 @@ class EdgeAgent:
             privacy=lambda: self.privacy,
         )
         self.suppressed_presses = 0
+        self._link_down = False
         self.started_at = time.monotonic()
 
     # -- lifecycle -----------------------------------------------------------
@@ -145,6 +148,7 @@ class EdgeAgent:
         self._worker.start()
         self.publisher.start()
         self.link.on_connected = self._connected
+        self.link.on_disconnected = self._disconnected
         self.link.subscribe(device_filter(TopicKind.COMMAND, self.device_id), self._on_command)
         self.link.subscribe(device_filter(TopicKind.SYNC, self.device_id), self.publisher.on_sync)
         self.link.subscribe(
@@ -171,6 +175,7 @@ class EdgeAgent:
                 self.link.publish(encode(self.make.status(online=False))).wait_for_publish(2)
             except (RuntimeError, ValueError):
                 log.info("could not say offline before stopping; the last will does")
+        self.link.on_disconnected = None  # a goodbye, not an outage
         self.link.stop()
         self._jobs.put(None)
         self._worker.join(5)
@@ -183,11 +188,25 @@ class EdgeAgent:
 
     def _connected(self) -> None:
         # Network thread: publish presence and current state, resend the outbox.
+        self._link_down = False
         self.link.publish(encode(self.make.status(online=True)))
         self._publish_state()
         # A heartbeat at once: the hub learns this boot's clock before any command.
         self.link.publish(encode(self.telemetry.snapshot()))
         self.publisher.reconnected()
+
+    def _disconnected(self, reason: str) -> None:
+        # Network thread. Said once per outage, not at every (backed-off) retry.
+        if self._link_down:
+            log.debug("MQTT broker still unreachable or refusing: %s", reason)
+            return
+        self._link_down = True
+        log.warning(
+            "MQTT broker closed or refused the connection (%s): retrying with backoff, events "
+            "stay in the outbox. If it never reconnects, check the broker is up and that this "
+            "door's certificate is valid (not revoked or expired)",
+            reason,
+        )
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -216,15 +235,19 @@ class EdgeAgent:
         )
         self.link.publish(encode(state))
 
-    def emit(self, cls: type[EventBase], **fields: Any) -> int:
-        """Write an event to the outbox, then let the publisher send it."""
-        seq = self.outbox.append(lambda s: encode(self.make.event(cls, s, **fields)), "event")
+    def emit(self, cls: type[EventBase], **fields: Any) -> int | None:
+        """Write an event to the outbox, then let the publisher send it (None: held back)."""
+        # Stamped now: an event held while the disk is full still says when it happened.
+        fields.setdefault("at", self.clock.now())
+        fields.setdefault("monotonic_ms", self.clock.monotonic_ms())
+        seq = self.recorder.record([(lambda s: encode(self.make.event(cls, s, **fields)), "event")])
         self.publisher.kick()
         return seq
 
     def _state_changed(self, cls: type[EventBase], **fields: Any) -> None:
         """An event that changes lock, door or privacy: record it, then the retained state."""
-        self._last_state_seq = self.emit(cls, **fields)
+        seq = self.emit(cls, **fields)
+        self._last_state_seq = self._last_state_seq if seq is None else seq
         self._publish_state()
 
     def _lock_report(self, state: LockState, cause: LockCause, command_id: str | None) -> None:
@@ -246,13 +269,16 @@ class EdgeAgent:
         ring_id = new_message_id()
         snapshot = self.snapshots.item("ring", self.snapshots.best_still(), event_id=ring_id)
         snapshot_id = snapshot[0] if snapshot else None
+        stamp = {"at": self.clock.now(), "monotonic_ms": self.clock.monotonic_ms()}
         ring = (
-            lambda s: encode(self.make.event(DoorbellRang, s, id=ring_id, snapshot_id=snapshot_id)),
+            lambda s: encode(
+                self.make.event(DoorbellRang, s, id=ring_id, snapshot_id=snapshot_id, **stamp)
+            ),
             "event",
         )
         # Picture first, then the ring that refers to it; one durable write for both,
         # sent from this thread at once (the publisher thread would be one more hop).
-        self.outbox.append_many([snapshot[1], ring] if snapshot else [ring])
+        self.recorder.record([snapshot[1], ring] if snapshot else [ring])
         self.publisher.flush()
         # The visitor's cue comes after the message is on its way: it costs ~0.5 ms.
         self._show(IndicatorPattern.NOTIFYING)
@@ -273,7 +299,11 @@ class EdgeAgent:
         self._jobs.put(lambda: self.emit(TamperDetected, reason=TamperReason.CAMERA_RESTORED))
 
     def report_drops(self) -> None:
-        """Enforce the outbox bounds; tell the hub which sequence numbers will never come."""
+        """Enforce the outbox bounds; tell the hub which sequence numbers will never come.
+
+        Also the heartbeat's retry of events held while the outbox could not be written."""
+        if not self.recorder.retry():
+            return
         for drop in self.outbox.enforce_bounds():
             for i in range(0, len(drop.seqs), 10_000):
                 self.emit(

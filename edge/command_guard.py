@@ -13,6 +13,8 @@ same command valid again.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -30,6 +32,8 @@ from protocol.signing import PublicKey, SignedEnvelope, open_command
 
 from .clock import AgentClock
 from .outbox import Outbox
+
+log = logging.getLogger(__name__)
 
 # Allow for clock-rate differences between hub and device when judging a deadline
 # that lies suspiciously far in the future.
@@ -116,7 +120,16 @@ class CommandGuard:
         return self._accept(command)
 
     def _accept(self, command: AnyCommand) -> Verdict:
-        result = self.store.accept_command(command.id, command.counter)
+        try:
+            result = self.store.accept_command(command.id, command.counter)
+        except sqlite3.Error as exc:
+            # Not stored, not done: acting on it would let a replay pass after a restart.
+            log.error("cannot store command %s's counter, refused: %s", command.id, exc)
+            return self._reject(
+                command,
+                RejectReason.HARDWARE_FAULT,
+                f"cannot store the command counter ({exc}): not carried out",
+            )
         if result == "counter":
             return self._reject(
                 command,

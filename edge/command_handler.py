@@ -80,7 +80,18 @@ class CommandHandler:
             return
         command = verdict.command
         handler = getattr(self, f"_do_{command.action}")
-        handler(command)
+        try:
+            handler(command)
+        except Exception as exc:  # e.g. the outbox's disk is full: still answer the hub
+            log.exception("command %s (%s) failed", command.id, command.action)
+            self._ack(
+                command.id,
+                command.action,
+                AckOutcome.FAILED,
+                RejectReason.HARDWARE_FAULT,
+                f"{type(exc).__name__}: {exc}"[:500],
+                v=command.v,
+            )
 
     def _rejected(self, verdict: Verdict) -> None:
         now = time.monotonic()

@@ -87,7 +87,10 @@ class LockService:
                 self.lock.release(hold_s=backstop)
             except Exception as exc:  # any hardware error: make sure we stay locked
                 log.exception("release failed")
-                self._safe_engage()
+                if not self._safe_engage():
+                    # Neither way worked: the lock's state is unknown, never "engaged".
+                    self._set(LockState.JAMMED, LockCause.FAULT, command_id)
+                    self._show(IndicatorPattern.FAULT)
                 return LockOutcome(False, self._state, f"relay error: {exc}")
             if self.lock.has_position_sensor and not self.lock.wait_until(
                 LockPosition.RELEASED, self.jam_timeout_s
@@ -132,6 +135,7 @@ class LockService:
             except Exception as exc:
                 log.exception("engage failed")
                 self._set(LockState.JAMMED, LockCause.FAULT, command_id)
+                self._show(IndicatorPattern.FAULT)
                 return LockOutcome(False, LockState.JAMMED, f"relay error: {exc}")
             if self.lock.has_position_sensor and not self.lock.wait_until(
                 LockPosition.ENGAGED, self.jam_timeout_s
@@ -147,11 +151,13 @@ class LockService:
         """After a jam is cleared by hand: try again (also clears the JAMMED state)."""
         return self._engage(LockCause.MANUAL, None)
 
-    def _safe_engage(self) -> None:
+    def _safe_engage(self) -> bool:
         try:
             self.lock.engage()
         except Exception:
             log.exception("engage after failure also failed")
+            return False
+        return True
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -160,7 +166,10 @@ class LockService:
 
     def _set(self, state: LockState, cause: LockCause, command_id: str | None) -> None:
         self._state = state
-        self.report(state, cause, command_id)
+        try:
+            self.report(state, cause, command_id)
+        except Exception:  # reporting must never stop the lock from moving (or re-locking)
+            log.exception("could not report lock %s (%s)", state.value, cause.value)
 
     def _show(self, pattern: IndicatorPattern) -> None:
         if self.indicator is not None:

@@ -33,8 +33,8 @@ class MessageFactory:
             id=fields.pop("id", None) or new_message_id(),
             seq=seq,
             boot_id=self.clock.boot_id,
-            at=self.clock.now(),
-            monotonic_ms=self.clock.monotonic_ms(),
+            at=fields.pop("at", None) or self.clock.now(),
+            monotonic_ms=fields.pop("monotonic_ms", None) or self.clock.monotonic_ms(),
             **fields,
         )
 

@@ -67,7 +67,8 @@ class TelemetryReporter:
             protocol_version=str(LATEST_SCHEMA_VERSION),
             cpu_temp_c=cpu_temperature_c(),
             disk_free_bytes=disk_free_bytes(a.outbox.path.parent),
-            outbox_depth=depth,
+            # Held in memory while the outbox cannot be written: waiting all the same.
+            outbox_depth=depth + a.recorder.held,
             outbox_bytes=size,
             outbox_dropped=a.outbox.dropped_total,
             last_seq=a.outbox.last_seq,
