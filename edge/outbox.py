@@ -27,6 +27,10 @@ from .errors import OutboxError
 
 Kind = Literal["event", "snapshot"]
 
+# The wall clock moving this far against the monotonic one was set (NTP after a boot
+# without a real-time clock), not drifting.
+CLOCK_STEP_S = 60.0
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
     seq        INTEGER PRIMARY KEY,
@@ -73,11 +77,18 @@ class Outbox:
         max_bytes: int = 256 * 1024 * 1024,
         max_age_s: float = 14 * 86400,
         max_count: int = 1_000_000,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.max_age_s = max_age_s
         self.max_count = max_count
+        # Rows are timed on the monotonic clock plus the wall clock's offset as last seen,
+        # so that when the wall clock is set, this start's rows can be moved with it.
+        self._wall, self._mono = wall, monotonic
+        self._offset = wall() - monotonic()
+        self._started = self._created_now()  # rows of this start are timed from here on
         self._lock = threading.Lock()
         self._checkpointer: sqlite3.Connection | None = None
         try:
@@ -200,7 +211,7 @@ class Outbox:
                         wire.payload,
                         props,
                         wire.qos,
-                        time.time(),
+                        self._created_now(),
                         len(wire.payload),
                     ),
                 )
@@ -263,9 +274,10 @@ class Outbox:
 
     def enforce_bounds(self, now: float | None = None) -> list[Dropped]:
         """Drop what no longer fits: by age, then by bytes and count, snapshots before events."""
-        now = time.time() if now is None else now
         drops: list[Dropped] = []
         with self._tx() as db:
+            self._follow_clock_step(db)
+            now = self._wall() if now is None else now
             old = [
                 r[0]
                 for r in db.execute(
@@ -285,6 +297,23 @@ class Outbox:
             victims = [seq for seq, _ in self._victims(db)][: max(excess, 0)]
             self._delete(db, victims, "count", drops)
         return drops
+
+    def _created_now(self) -> float:
+        return self._mono() + self._offset
+
+    def _follow_clock_step(self, db: sqlite3.Connection) -> None:
+        """A Pi without a real-time clock boots on an old time until NTP sets it: events
+        recorded before that must not look weeks old (and be dropped by age) after it.
+        This start's rows move with the step; earlier starts' rows cannot be told apart."""
+        offset = self._wall() - self._mono()
+        step = offset - self._offset
+        if abs(step) < CLOCK_STEP_S:
+            return
+        db.execute(
+            "UPDATE outbox SET created = created + ? WHERE created >= ?", (step, self._started)
+        )
+        self._started += step
+        self._offset = offset
 
     def _delete(
         self, db: sqlite3.Connection, seqs: list[int], reason: str, drops: list[Dropped]

@@ -105,6 +105,44 @@ def test_age_bound(tmp_path, make):
     assert box.pending() == []
 
 
+class _Clocks:
+    """A Pi's wall clock (settable) and monotonic clock (only runs)."""
+
+    def __init__(self, wall: float) -> None:
+        self.mono, self.offset = 1000.0, wall - 1000.0
+
+    def wall(self) -> float:
+        return self.mono + self.offset
+
+
+def test_events_recorded_before_the_clock_was_set_are_not_dropped_as_old(tmp_path, make):
+    # Booted on a time three weeks old (no real-time clock), hub unreachable: events wait.
+    real = time.time()
+    clocks = _Clocks(wall=real - 21 * 86400)
+    box = Outbox(tmp_path / "o.sqlite", wall=clocks.wall, monotonic=lambda: clocks.mono)
+    waiting = [add_event(box, make) for _ in range(3)]
+    clocks.mono += 30
+    clocks.offset += 21 * 86400  # NTP sets the clock
+    assert box.enforce_bounds() == []
+    assert [p.seq for p in box.pending()] == waiting
+    # They still age from when they really happened: 14 days on, they go.
+    clocks.mono += 15 * 86400
+    (drop,) = box.enforce_bounds()
+    assert (drop.reason, drop.seqs) == ("age", waiting)
+
+
+def test_a_slow_drift_is_not_taken_for_a_clock_step(tmp_path, make):
+    clocks = _Clocks(wall=time.time())
+    box = Outbox(
+        tmp_path / "o.sqlite", max_age_s=100, wall=clocks.wall, monotonic=lambda: clocks.mono
+    )
+    add_event(box, make)
+    clocks.mono += 90
+    clocks.offset += 20  # drift or a small correction: not a step, rows are not moved
+    (drop,) = box.enforce_bounds()
+    assert drop.reason == "age"
+
+
 def test_command_counter_and_ids_are_durable(tmp_path):
     path = tmp_path / "o.sqlite"
     box = Outbox(path)
