@@ -263,16 +263,27 @@ def set_reported(
 
 
 def failures_in(
-    session: Session, homes: set[str], limit: int = 100
+    session: Session,
+    homes: set[str],
+    limit: int = 100,
+    before: tuple[datetime, int] | None = None,
 ) -> list[tuple[DeliveryRow, NotificationRow]]:
-    """Failed / gone deliveries of notifications about these homes, newest first."""
+    """Failed / gone deliveries of notifications about these homes, newest first;
+    ``before``: only those after (older than) this (updated_at, id) of a previous page."""
     stmt = (
         select(DeliveryRow, NotificationRow)
         .join(NotificationRow, NotificationRow.dedup_key == DeliveryRow.dedup_key)
         .where(DeliveryRow.status.in_((FAILED, GONE)), NotificationRow.home_id.in_(homes))
-        .order_by(DeliveryRow.updated_at.desc(), DeliveryRow.id.desc())
-        .limit(limit)
     )
+    if before is not None:
+        at, last_id = before
+        stmt = stmt.where(
+            or_(
+                DeliveryRow.updated_at < at,
+                and_(DeliveryRow.updated_at == at, DeliveryRow.id < last_id),
+            )
+        )
+    stmt = stmt.order_by(DeliveryRow.updated_at.desc(), DeliveryRow.id.desc()).limit(limit)
     return [(d, n) for d, n in session.execute(stmt)]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidTransition, NotFound
@@ -116,6 +116,17 @@ def record_failed(
         )
         .execution_options(synchronize_session=False)
     )
+
+
+def dead_counts(session: Session) -> dict[str, tuple[int, datetime]]:
+    """Per subscription with dead deliveries: (how many, when the latest gave up)."""
+    d = WebhookDelivery
+    stmt = (
+        select(d.subscription_id, func.count(d.id), func.max(d.updated_at))
+        .where(d.status == DEAD)
+        .group_by(d.subscription_id)
+    )
+    return {sub: (n, latest) for sub, n, latest in session.execute(stmt).all()}
 
 
 def dead_letters(

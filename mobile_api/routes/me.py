@@ -1,7 +1,8 @@
 """What the logged-in person is: their homes, roles and rights; a carer's own visits.
 
 GET /api/me          -> {person_id, display_name, homes: [{home, name, timezone, role, ...}]}
-GET /api/my/visits   -> the carer's own windows, with "now" and this visit's check-in
+GET /api/my/visits   -> the carer's own windows still to come (a one-off drops off once
+                        its day is over), with "now" and this visit's check-in
 """
 
 from __future__ import annotations
@@ -70,7 +71,11 @@ def my_visits(person: CurrentPerson, hub: HubDep, now: Now) -> list[dict[str, An
             if Permission.CHECK_IN not in rights[w.home_id]:
                 continue  # no longer this home's carer: the window is not theirs to see
             home = get_home(s, w.home_id)
-            occurrence = occurrence_at(w, ZoneInfo(home.timezone), now)
+            tz = ZoneInfo(home.timezone)
+            occurrence = occurrence_at(w, tz, now)
+            over = w.on_date is not None and w.on_date < now.astimezone(tz).date()
+            if over and occurrence is None:
+                continue  # a one-off visit whose day (the home's) is over: it will not come again
             at = checked_in(s, w.id, occurrence) if occurrence else None
             out.append(
                 {

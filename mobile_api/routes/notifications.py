@@ -5,16 +5,18 @@ PUT  /api/me/notifications {muted_kinds, off_channels, quiet_start, quiet_end, t
                             rings_in_quiet_hours}                        -> the same as GET
 GET  /api/notifications?key=...      -> one of one's own notifications (what a tap opens)
 POST /api/notifications/seen {"key"}  -> 204 (404 when the key is not one of one's own)
-GET  /api/admin/notifications/failures -> failed / gone deliveries in the homes one administers
+GET  /api/admin/notifications/failures?limit=100 -> failed / gone deliveries in the homes one
+     administers, newest first; the next (older) page's address is in the Link header
 
 The rule preferences follow (safety alerts are never silenced) is in hub.notify.preferences.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.audit import AuditAction, append, person_ref
@@ -27,6 +29,7 @@ from hub.storage.models_registry import Person
 
 from ..deps import CurrentPerson, HubDep, Now
 from .admin import administered
+from .paging import PRINTABLE, link_next
 
 router = APIRouter(tags=["notifications"])
 
@@ -116,14 +119,31 @@ def seen(body: Seen, person: CurrentPerson, hub: HubDep, now: Now) -> None:
 
 @router.get("/api/admin/notifications/failures")
 def failures(
-    person: CurrentPerson, hub: HubDep, limit: int = Query(100, ge=1, le=500)
+    person: CurrentPerson,
+    hub: HubDep,
+    response: Response,
+    limit: int = Query(100, ge=1, le=500),
+    before: str | None = Query(
+        None, max_length=80, pattern=PRINTABLE, description="cursor from the Link header"
+    ),
 ) -> list[dict[str, Any]]:
+    cursor = _cursor(before) if before else None
     with hub.db.read_session() as s:
         homes = administered(s, person)
         if not homes:
             raise HTTPException(status.HTTP_403_FORBIDDEN, "only administrators may see this")
+        found = failures_in(s, homes, limit + 1, cursor)
+        link_next(
+            response,
+            "/api/admin/notifications/failures",
+            found,
+            limit,
+            {},
+            lambda dn: f"{dn[0].updated_at.isoformat()}~{dn[0].id}",
+            cursor="before",
+        )
         out = []
-        for d, n in failures_in(s, homes, limit):
+        for d, n in found[:limit]:
             who = s.get(Person, d.person_id)
             out.append(
                 {
@@ -141,3 +161,18 @@ def failures(
                 }
             )
         return out
+
+
+def _cursor(text: str) -> tuple[datetime, int]:
+    """(updated_at, id) of the last failure shown: ties in time are split by id."""
+    at, _, ident = text.rpartition("~")
+    try:
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None or not ident.isdigit() or len(ident) > 18:  # a BIGINT
+            raise ValueError(text)
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"before={text!r} is not a cursor of this list: follow the Link header",
+        ) from None
+    return when, int(ident)

@@ -33,10 +33,13 @@ def link_next(
     limit: int,
     extra: Mapping[str, str | None],
     id_of: Callable[[T], str],
+    *,
+    cursor: str = "after",
 ) -> None:
-    """Set the next-page Link header when ``found`` (read with ``limit + 1``) overflows."""
+    """Set the next-page Link header when ``found`` (read with ``limit + 1``) overflows;
+    ``cursor`` names the parameter the last id goes in (``before`` for newest-first lists)."""
     if len(found) <= limit:
         return
-    query = {"limit": str(limit), "after": id_of(found[limit - 1])}
+    query = {"limit": str(limit), cursor: id_of(found[limit - 1])}
     query |= {k: v for k, v in extra.items() if v}
     response.headers["Link"] = f'<{path}?{urlencode(query)}>; rel="next"'

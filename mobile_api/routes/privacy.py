@@ -13,8 +13,9 @@ POST /api/admin/people/{person_id}/erase     administer (every home) + a recent 
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,7 +52,8 @@ class PrivacySwitch(BaseModel):
 def consent(home: str, person: CurrentPerson, hub: HubDep, now: Now) -> dict[str, Any]:
     with hub.db.read_session() as s:
         authorise(s, person, home, Permission.MANAGE_CONSENT)
-        history = [consent_json(r, today=now.date()) for r in consent_history(s, home)]
+        today = _today(s, home, now)
+        history = [consent_json(r, today=today) for r in consent_history(s, home)]
         days = get_home(s, home).retention_days
     return {
         "home": home,
@@ -71,7 +73,7 @@ def new_consent(
             record = record_consent(s, home, body, by=person, at=now)
         except (NotFound, InvalidValue) as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-        return consent_json(record, today=now.date())
+        return consent_json(record, today=_today(s, home, now))
 
 
 @router.get("/consent/reviews-due")
@@ -91,7 +93,11 @@ def consent_reviews_due(
                 "only a home's family owner, its telecare officers or an administrator may "
                 "see consent reviews",
             )
-        due = reviews_due(s, homes, on=now.date() + timedelta(days=within_days))
+        # Each home's own date: a review due today in Auckland is due before London's today.
+        today = {h: _today(s, h, now) for h in homes}
+        ahead = timedelta(days=within_days)
+        due = reviews_due(s, homes, on=max(today.values()) + ahead)
+        due = [r for r in due if r.review_on <= today[r.home_id] + ahead]
         names = {h: get_home(s, h).name for h in {r.home_id for r in due}}
         return [
             {
@@ -100,10 +106,15 @@ def consent_reviews_due(
                 "consent_id": r.id,
                 "basis": r.basis.value,
                 "review_on": r.review_on.isoformat(),
-                "overdue": r.review_on < now.date(),
+                "overdue": r.review_on < today[r.home_id],
             }
             for r in due
         ]
+
+
+def _today(s: Session, home: str, now: datetime) -> date:
+    """The date in the home's own time zone (review dates are the home's dates)."""
+    return now.astimezone(ZoneInfo(get_home(s, home).timezone)).date()
 
 
 @router.get("/homes/{home}/privacy")

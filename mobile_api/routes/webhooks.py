@@ -7,10 +7,12 @@ URLs into the hub's own network are refused unless the operator allows them
 (``DOORSTEP_WEBHOOK_ALLOW_PRIVATE_TARGETS``): an admin of a home cannot lift that.
 
 GET    /api/admin/webhooks                         POST /api/admin/webhooks
+       (each with its ``dead_letters`` count and ``last_dead_at``)
 GET    /api/admin/webhooks/event-types             (what a subscription may filter on)
 DELETE /api/admin/webhooks/{subscription_id}
 POST   /api/admin/webhooks/{subscription_id}/rotate-secret
 GET    /api/admin/webhooks/dead-letters            POST .../dead-letters/{delivery_id}/retry
+       (the newest 200)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from hub.errors import InvalidTransition, InvalidValue, NotFound
 from hub.storage.models_registry import Home
 from hub.storage.models_webhooks import WebhookSubscription
 from hub.webhooks.catalogue import EVENT_TYPES
-from hub.webhooks.deliveries import dead_letters, delivery_home, retry_dead
+from hub.webhooks.deliveries import dead_counts, dead_letters, delivery_home, retry_dead
 from hub.webhooks.secrets import rotate_secret
 from hub.webhooks.subscriptions import (
     add_subscription,
@@ -85,7 +87,15 @@ def _audit(s: Session, person: str, action: AuditAction, now: Any, sub_id: str, 
 def subscriptions(person: CurrentPerson, hub: HubDep) -> list[dict[str, Any]]:
     with hub.db.read_session() as s:
         mine, every = _scope(s, person)
-        return [describe(x) for x in list_subscriptions(s) if _may(x.home_id, mine, every)]
+        # Counted per subscription: the dead-letters list stops at its newest 200.
+        dead = dead_counts(s)
+        out = []
+        for x in list_subscriptions(s):
+            if _may(x.home_id, mine, every):
+                n, latest = dead.get(x.id, (0, None))
+                at = latest.isoformat() if latest else None
+                out.append(describe(x) | {"dead_letters": n, "last_dead_at": at})
+        return out
 
 
 @router.get("/event-types")

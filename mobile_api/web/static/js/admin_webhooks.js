@@ -52,9 +52,8 @@ export class Webhooks {
     picker.replaceChildren(el("option", { value: "", text: "All homes (now and later)" }),
       ...homes.map((h) => el("option", { value: h.home ?? h.id, text: h.name ?? h.home ?? h.id })));
     if ([...picker.options].some((o) => o.value === picked)) picker.value = picked;
-    const [subs, dead] = await Promise.all([api(BASE), api(`${BASE}/dead-letters`),
-      this.labels ? null : this.loadTypes()]);
-    $("#webhooks tbody").replaceChildren(...subs.map((sub) => this.row(sub, dead)));
+    const [subs] = await Promise.all([api(BASE), this.labels ? null : this.loadTypes()]);
+    $("#webhooks tbody").replaceChildren(...subs.map((sub) => this.row(sub)));
     $("#webhooks-none").hidden = subs.length > 0;
     $("#webhooks").closest(".table-wrap").hidden = subs.length === 0;
   }
@@ -73,9 +72,8 @@ export class Webhooks {
     return this.labels?.get(type) ?? type;
   }
 
-  row(sub, dead) {
+  row(sub) {
     const who = `${sub.partner} (${sub.url})`;
-    const failed = dead.filter((d) => d.subscription === sub.id);
     const grace = sub.previous_secret_until && new Date(sub.previous_secret_until) > new Date()
       ? sub.previous_secret_until : null;
     return el("tr", { dataset: { webhook: sub.id } },
@@ -87,9 +85,9 @@ export class Webhooks {
         el("p", { text: `Added ${when(sub.created_at)}` }),
         grace ? el("p", {}, el("strong", { class: "tag tag-degraded", text: "Secret rotated" }),
           ` The old secret also signs until ${when(grace)}.`) : null,
-        failed.length
+        sub.dead_letters
           ? el("p", {}, el("strong", { class: "tag tag-red", text: "Failing" }),
-            ` ${plural(failed.length, "delivery", "deliveries")} gave up, the latest ${when(failed[0].failed_at)}.`)
+            ` ${plural(sub.dead_letters, "delivery", "deliveries")} gave up, the latest ${when(sub.last_dead_at)}.`)
           : el("p", { text: "No failed deliveries." })),
       el("td", {},
         el("button", { type: "button", class: "button button-small button-secondary", text: "Rotate secret",

@@ -6,7 +6,7 @@
 // - #notify-ring: the notification a tap opened (?notification=<key>), with its picture.
 // Unlocking never happens from a notification: it only opens the page.
 
-import { api, ApiError } from "./api.js";
+import { api, ApiError, apiPage } from "./api.js";
 import { $, el, fail, notify } from "./ui.js";
 
 const LABELS = {
@@ -120,17 +120,36 @@ async function settings(section) {
   section.hidden = false;
 }
 
-async function failures(section) {
-  const rows = await api("/api/admin/notifications/failures");
-  const body = $("#notify-failures tbody");
-  body.replaceChildren(...rows.map((r) => el("tr", {},
+function failureRow(r) {
+  return el("tr", {},
     el("td", { text: new Date(r.at).toLocaleString("en-GB") }),
     el("td", { text: r.person || r.person_id }),
     el("td", { text: LABELS[r.kind] || r.kind }),
     el("td", { text: CHANNELS[r.channel] || r.channel }),
     el("td", { text: `${r.status} after ${r.attempts} tries` }),
-    el("td", { text: r.error || "" }))));
+    el("td", { text: r.error || "" }));
+}
+
+async function failures(section) {
+  // Newest first, a page at a time; older pages come on request.
+  let { rows, next } = await apiPage("/api/admin/notifications/failures?limit=100");
+  const body = $("#notify-failures tbody");
+  body.replaceChildren(...rows.map(failureRow));
   $("#notify-failures-none").hidden = rows.length > 0;
+  const more = $("#notify-failures-more");
+  more.hidden = !next;
+  more.addEventListener("click", async () => {
+    more.disabled = true; // one page at a time, however often it is clicked
+    try {
+      ({ rows, next } = await apiPage(next));
+      body.append(...rows.map(failureRow));
+      more.hidden = !next;
+    } catch (error) {
+      fail(error);
+    } finally {
+      more.disabled = false;
+    }
+  });
   section.hidden = false;
 }
 
