@@ -34,7 +34,13 @@ def add_webhook_commands(
     group.set_defaults(handler=lambda _a: group.print_help() or 2)
     sub = group.add_subparsers(dest="webhook_command", metavar="COMMAND")
 
-    add = sub.add_parser("add", help="subscribe a partner (prints its secret once)")
+    add = sub.add_parser(
+        "add",
+        help="subscribe a partner (prints its secret once)",
+        epilog="event types:\n"
+        + "\n".join(f"  {name:26} {t.description}" for name, t in EVENT_TYPES.items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add.add_argument("--partner", required=True, help="who receives it, e.g. 'County council'")
     add.add_argument("--url", required=True, help="https:// endpoint of the partner")
     add.add_argument(
