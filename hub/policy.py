@@ -87,14 +87,19 @@ GRANT_PERMISSIONS: dict[Grant, dict[Role, frozenset[Permission]]] = {
 
 def permissions(session: Session, person_id: str, home_id: str) -> set[Permission]:
     """Everything ``person_id`` may do in ``home_id`` (empty when not a member)."""
-    allowed: set[Permission] = set()
+    return permissions_by_home(session, person_id).get(home_id, set())
+
+
+def permissions_by_home(session: Session, person_id: str) -> dict[str, set[Permission]]:
+    """Everything ``person_id`` may do, per home they belong to: one read of their
+    memberships, for routes over many homes (an officer may watch hundreds)."""
+    allowed: dict[str, set[Permission]] = {}
     for m in memberships_of(session, person_id):
-        if m.home_id != home_id:
-            continue
         role = Role(m.role)
-        allowed |= ROLE_PERMISSIONS[role]
+        rights = allowed.setdefault(m.home_id, set())
+        rights |= ROLE_PERMISSIONS[role]
         for grant in m.grants:
-            allowed |= GRANT_PERMISSIONS.get(Grant(grant), {}).get(role, frozenset())
+            rights |= GRANT_PERMISSIONS.get(Grant(grant), {}).get(role, frozenset())
     return allowed
 
 

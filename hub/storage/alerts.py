@@ -12,7 +12,7 @@ for a home's, ``hub`` for the hub's own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -169,6 +169,21 @@ def open_alerts(
     if kind is not None:
         stmt = stmt.where(Alert.kind == AlertKind(kind))
     return list(session.scalars(stmt.order_by(Alert.raised_at, Alert.id)))
+
+
+def open_alerts_of_devices(session: Session, device_ids: Collection[str]) -> dict[str, list[Alert]]:
+    """Open alerts of several devices in one read per 500 devices, oldest first each."""
+    names = sorted(device_ids)
+    out: dict[str, list[Alert]] = {d: [] for d in names}
+    for i in range(0, len(names), 500):
+        stmt = (
+            select(Alert)
+            .where(Alert.resolved_at.is_(None), Alert.device_id.in_(names[i : i + 500]))
+            .order_by(Alert.raised_at, Alert.id)
+        )
+        for alert in session.scalars(stmt):
+            out[alert.device_id].append(alert)  # type: ignore[index]
+    return out
 
 
 def _get(session: Session, alert_id: int) -> Alert:

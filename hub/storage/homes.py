@@ -73,6 +73,15 @@ def get_home(session: Session, home_id: str) -> Home:
     return home
 
 
+def homes_by_id(session: Session, home_ids: Iterable[str]) -> list[Home]:
+    """Several homes in one read per 500 ids (a membership always names an existing home)."""
+    names = sorted(set(home_ids))
+    found: list[Home] = []
+    for i in range(0, len(names), 500):
+        found += session.scalars(select(Home).where(Home.id.in_(names[i : i + 500])))
+    return found
+
+
 def update_home(
     session: Session,
     home_id: str,

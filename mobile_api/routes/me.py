@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter
 
 from hub.errors import NotFound
-from hub.policy import Permission, permissions
+from hub.policy import Permission, permissions, permissions_by_home
 from hub.storage import get_home, get_person, memberships_of
+from hub.storage.homes import homes_by_id
 from hub.storage.models_registry import Role
 from hub.storage.visits import windows_of_carer
 from hub.visits import checked_in, occurrence_at
@@ -43,9 +44,12 @@ def me(person: CurrentPerson, hub: HubDep) -> dict[str, Any]:
         roles: dict[str, set[Role]] = {}
         for m in memberships_of(s, person):
             roles.setdefault(m.home_id, set()).add(Role(m.role))
+        # One read of rights and one of homes, however many homes (an officer's hundreds).
+        rights = permissions_by_home(s, person)
+        found = {h.id: h for h in homes_by_id(s, roles)}
         homes = []
         for home_id, held in roles.items():
-            home = get_home(s, home_id)
+            home = found[home_id]
             ordered = [r.value for r in ROLE_ORDER if r in held]
             homes.append(
                 {
@@ -54,7 +58,7 @@ def me(person: CurrentPerson, hub: HubDep) -> dict[str, Any]:
                     "timezone": home.timezone,
                     "role": ordered[0],
                     "roles": ordered,
-                    "permissions": sorted(p.value for p in permissions(s, person, home_id)),
+                    "permissions": sorted(p.value for p in rights.get(home_id, set())),
                 }
             )
     return {"person_id": person, "display_name": display_name, "homes": homes}
