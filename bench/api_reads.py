@@ -22,7 +22,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +32,6 @@ from urllib.parse import quote
 
 import httpx
 import pyotp
-import uvicorn
 from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -47,6 +45,7 @@ from protocol import utcnow
 
 from ._api_fleet import PASSWORD, Fleet, FleetSize, User, build_fleet
 from ._api_sql import StatementLog, explain
+from ._stack import _serve
 
 BASELINES = ("health", "session")
 
@@ -97,26 +96,6 @@ def open_database(url: str | None, root: Path) -> Iterator[Database]:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
-
-
-def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="bench-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("uvicorn did not start within 10 s")
-        time.sleep(0.01)
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def log_in(client: httpx.Client, clock: SteppingClock, user: User) -> dict[str, str]:
@@ -276,7 +255,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       HubRuntimeSettings())  # fmt: skip
             clock = SteppingClock()
             app = create_app(hub, WebSettings(), passwords=passwords, clock=clock)
-            server, thread, base = _serve(app)
+            server, thread, port = _serve(app)
+            base = f"http://127.0.0.1:{port}"
             log = StatementLog(db)
             try:
                 with httpx.Client(base_url=base, timeout=120) as client:
