@@ -25,6 +25,7 @@ import pyotp
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.sync_api import expect
 
 from hardware.simulated import SimulatedBoard
 from hub.storage import add_membership, create_person
@@ -116,6 +117,18 @@ class Site:
     def wait_stream(page: Any) -> None:
         """Wait until the page's live stream is fed by the hub (the server's "ready")."""
         page.wait_for_selector("body[data-stream=open]", state="attached")
+
+
+def show_every_older_page(page: Any, table: str) -> None:
+    """Click the page's "Show older" button (#older) until no older page is left; each
+    click must add rows to ``table`` before the next."""
+    rows = page.locator(f"{table} tbody tr")
+    older = page.locator("button#older")
+    while older.is_visible():
+        shown = rows.count()
+        older.click()
+        expect(rows).not_to_have_count(shown)
+    expect(page.locator("#older-status")).to_contain_text("older")
 
 
 def _account(site: Site, s: Any, passwords: Any, name: str, person: str) -> None:

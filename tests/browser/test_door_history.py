@@ -9,7 +9,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from hub.storage import events_of
-from tests.browser.conftest import Site
+from tests.browser.conftest import Site, show_every_older_page
 
 TOGGLES = 60  # 120 door events: more than the page's first 100
 
@@ -35,12 +35,7 @@ def test_newest_first_then_older_pages_each_event_once(site: Site, open_page: An
     rows = page.locator("table#events tbody tr")
     expect(rows).to_have_count(100)
     expect(rows.first).to_contain_text("The door was closed")
-    older = page.locator("button#older")
-    while older.is_visible():
-        shown = rows.count()
-        older.click()
-        expect(rows).not_to_have_count(shown)
-    expect(page.locator("#older-status")).to_contain_text("older")
+    show_every_older_page(page, "table#events")
     shown = page.eval_on_selector_all(
         "table#events tbody tr", "rows => rows.map(r => r.dataset.event)"
     )

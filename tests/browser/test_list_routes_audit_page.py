@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from hub.audit import AuditAction, NewEntry, append_many, person_ref, ref
 from hub.audit.actions import RefKind
 from protocol import utcnow
-from tests.browser.conftest import Site
+from tests.browser.conftest import Site, show_every_older_page
 
 EXTRA = 130  # more than the page's first 100
 
@@ -38,12 +38,7 @@ def test_audit_page_reaches_older_entries(site: Site, open_page: Any) -> None:
     assert len(wanted) >= EXTRA
     rows = page.locator("table#audit tbody tr")
     expect(rows).to_have_count(100)
-    older = page.locator("button#older")
-    while older.is_visible():
-        shown = rows.count()
-        older.click()
-        expect(rows).not_to_have_count(shown)
-    expect(page.locator("#older-status")).to_contain_text("older")
+    show_every_older_page(page, "table#audit")
     shown = page.eval_on_selector_all(
         "table#audit tbody tr", "rows => rows.map(r => r.cells[0].textContent)"
     )
