@@ -25,13 +25,12 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import pyotp
 from argon2 import PasswordHasher
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -45,23 +44,9 @@ from protocol import utcnow
 
 from ._api_fleet import PASSWORD, Fleet, FleetSize, User, build_fleet
 from ._api_sql import StatementLog, explain
-from ._stack import _serve
+from ._stack import SteppingClock, _serve
 
 BASELINES = ("health", "session")
-
-
-class SteppingClock:
-    """The app's clock: real time plus one TOTP step per login (each step is accepted once)."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return utcnow() + self.offset
-
-    def code(self, secret: str) -> str:
-        self.offset += timedelta(seconds=30)
-        return pyotp.TOTP(secret).at(self())
 
 
 def _say(text: str) -> None:
