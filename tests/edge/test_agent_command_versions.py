@@ -10,27 +10,17 @@ from __future__ import annotations
 
 import base64
 import json
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from protocol import AckOutcome, LockChanged, RejectReason, TakeSnapshot, Telemetry, sign
+from protocol import AckOutcome, RejectReason, TakeSnapshot, Telemetry, sign
 from protocol.codec import encode_signed
 from protocol.signing import SignedEnvelope, key_id, open_ack
 from protocol.topics import TopicKind
 from tests.edge.rig import Rig
-
-
-@pytest.fixture
-def rig(plain_broker):
-    r = Rig(plain_broker, Path(tempfile.mkdtemp(prefix="doorstep-edge-"))).start()
-    r.view.wait(lambda ms: any(isinstance(m, LockChanged) for m in ms))
-    yield r
-    r.stop()
 
 
 def answers(rig: Rig, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:

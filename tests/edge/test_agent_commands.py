@@ -3,11 +3,8 @@ leaves the lock pin untouched and is answered with a signed rejection."""
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
-import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from protocol import (
@@ -22,15 +19,6 @@ from protocol import (
     sign,
 )
 from protocol.signing import SignedEnvelope
-from tests.edge.rig import Rig
-
-
-@pytest.fixture
-def rig(plain_broker):
-    r = Rig(plain_broker, Path(tempfile.mkdtemp(prefix="doorstep-edge-"))).start()
-    r.view.wait(lambda ms: any(isinstance(m, LockChanged) for m in ms))
-    yield r
-    r.stop()
 
 
 def test_valid_unlock_energises_relay_then_relocks(rig):

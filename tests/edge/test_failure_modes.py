@@ -8,7 +8,6 @@ import logging
 import re
 import shutil
 import sqlite3
-import tempfile
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -38,14 +37,6 @@ from protocol.events import EventBase, TamperDetected, TamperReason
 from protocol.mqtt import LinkSettings, TlsFiles
 from tests.edge.rig import Rig
 from tests.fixtures.tls_broker import RawClient, start_tls_broker
-
-
-@pytest.fixture
-def rig(plain_broker):
-    r = Rig(plain_broker, Path(tempfile.mkdtemp(prefix="doorstep-edge-"))).start()
-    r.view.wait(lambda ms: any(isinstance(m, LockChanged) for m in ms))
-    yield r
-    r.stop()
 
 
 class FailingDisk:
