@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ..errors import InvalidTransition, InvalidValue, UnknownAlert
 from ..webhooks.outbox import capture_alert  # issue 10: webhook outbox, same transaction
 from ._dialect import upsert_insert
+from .in_batches import read_in_batches
 from .models_commands import Alert, AlertKind, AlertStatus
 
 HUB_SCOPE = "hub"
@@ -172,17 +173,15 @@ def open_alerts(
 
 
 def open_alerts_of_devices(session: Session, device_ids: Collection[str]) -> dict[str, list[Alert]]:
-    """Open alerts of several devices in one read per 500 devices, oldest first each."""
-    names = sorted(device_ids)
-    out: dict[str, list[Alert]] = {d: [] for d in names}
-    for i in range(0, len(names), 500):
-        stmt = (
-            select(Alert)
-            .where(Alert.resolved_at.is_(None), Alert.device_id.in_(names[i : i + 500]))
-            .order_by(Alert.raised_at, Alert.id)
-        )
-        for alert in session.scalars(stmt):
-            out[alert.device_id].append(alert)  # type: ignore[index]
+    """Open alerts of several devices in one read per batch, oldest first each."""
+    out: dict[str, list[Alert]] = {d: [] for d in device_ids}
+    found = read_in_batches(
+        session,
+        device_ids,
+        lambda ids: select(Alert).where(Alert.resolved_at.is_(None), Alert.device_id.in_(ids)),
+    )
+    for alert in sorted(found, key=lambda a: (a.raised_at, a.id)):
+        out[alert.device_id].append(alert)  # type: ignore[index]
     return out
 
 

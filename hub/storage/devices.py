@@ -21,11 +21,9 @@ from protocol.device import DeviceState, DeviceStatus, DoorState, LockState, Tel
 from protocol.ids import check_device_id
 
 from ..errors import AlreadyExists, UnknownDevice
+from .in_batches import read_in_batches
 from .models_registry import Device, DeviceHealth
 from .types import UTCDateTime
-
-# Ids per IN (...) list: well inside every database's limit on bound parameters.
-_IN_BATCH = 500
 
 
 def register_device(
@@ -91,14 +89,12 @@ def list_devices(
 
 
 def devices_of_homes(session: Session, home_ids: Collection[str]) -> list[Device]:
-    """The active devices of several homes in one read, by home then id."""
-    names = sorted(home_ids)
-    found: list[Device] = []
-    for i in range(0, len(names), _IN_BATCH):
-        stmt = select(Device).where(
-            Device.home_id.in_(names[i : i + _IN_BATCH]), Device.revoked_at.is_(None)
-        )
-        found += session.scalars(stmt)
+    """The active devices of several homes in one read per batch, by home then id."""
+    found = read_in_batches(
+        session,
+        home_ids,
+        lambda ids: select(Device).where(Device.home_id.in_(ids), Device.revoked_at.is_(None)),
+    )
     return sorted(found, key=lambda d: (d.home_id or "", d.id))
 
 

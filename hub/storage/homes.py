@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import InvalidValue, UnknownHome, UnknownPerson
 from ._dialect import upsert_insert
+from .in_batches import read_in_batches
 from .models_registry import Grant, Home, Membership, Person, Role
 
 DEFAULT_RETENTION_DAYS = 30
@@ -74,12 +75,8 @@ def get_home(session: Session, home_id: str) -> Home:
 
 
 def homes_by_id(session: Session, home_ids: Iterable[str]) -> list[Home]:
-    """Several homes in one read per 500 ids (a membership always names an existing home)."""
-    names = sorted(set(home_ids))
-    found: list[Home] = []
-    for i in range(0, len(names), 500):
-        found += session.scalars(select(Home).where(Home.id.in_(names[i : i + 500])))
-    return found
+    """Several homes in one read per batch (a membership always names an existing home)."""
+    return read_in_batches(session, home_ids, lambda ids: select(Home).where(Home.id.in_(ids)))
 
 
 def update_home(
